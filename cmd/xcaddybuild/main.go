@@ -1,0 +1,75 @@
+// Command xcaddybuild builds Caddy with xcaddy from a JSON file that holds
+// xcaddy's own Builder settings (caddy_version, plugins, replacements, ...):
+//
+//	go run ./cmd/xcaddybuild -config xcaddy.json -o bin/caddy
+//
+// xcaddy itself takes its settings only as flags; this is the same build
+// driven by a file kept under version control. Relative replacement paths
+// are taken relative to the config file, so "." means this working tree.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/caddyserver/xcaddy"
+)
+
+func main() {
+	cfgPath := flag.String("config", "xcaddy.json", "xcaddy build settings")
+	out := flag.String("o", "bin/caddy", "output binary")
+	flag.Parse()
+	log.SetFlags(0)
+	b, err := load(*cfgPath)
+	if err != nil {
+		log.Fatalf("xcaddybuild: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := b.Build(ctx, *out); err != nil {
+		log.Fatalf("xcaddybuild: %v", err)
+	}
+}
+
+// load reads a Builder from path, rejecting unknown fields so a typo cannot
+// silently drop a plugin.
+func load(path string) (xcaddy.Builder, error) {
+	var b xcaddy.Builder
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return b, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return b, fmt.Errorf("%s: %w", path, err)
+	}
+	if b.CaddyVersion == "" {
+		return b, fmt.Errorf("%s: caddy_version is required", path)
+	}
+	base, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return b, err
+	}
+	for i, r := range b.Replacements {
+		newPath := string(r.New)
+		if isLocal(newPath) && !filepath.IsAbs(newPath) {
+			b.Replacements[i].New = xcaddy.ReplacementPath(filepath.Join(base, newPath))
+		}
+	}
+	return b, nil
+}
+
+// isLocal reports whether a replacement target is a directory rather than a
+// module@version, following go.mod's rule: local paths start with ./ ../ or /.
+func isLocal(p string) bool {
+	return p == "." || p == ".." || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || filepath.IsAbs(p)
+}
