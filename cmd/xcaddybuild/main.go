@@ -21,6 +21,8 @@ import (
 	"strings"
 
 	"github.com/caddyserver/xcaddy"
+
+	"github.com/metacircular/edge/internal/goproxy"
 )
 
 func main() {
@@ -32,11 +34,20 @@ func main() {
 	if err != nil {
 		log.Fatalf("xcaddybuild: %v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := b.Build(ctx, *out); err != nil {
+	if err := build(b, *out); err != nil {
 		log.Fatalf("xcaddybuild: %v", err)
 	}
+}
+
+func build(b xcaddy.Builder, out string) error {
+	cleanup, err := unpublishedFallback(b)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return b.Build(ctx, out)
 }
 
 // load reads a Builder from path, rejecting unknown fields so a typo cannot
@@ -72,4 +83,22 @@ func load(path string) (xcaddy.Builder, error) {
 // module@version, following go.mod's rule: local paths start with ./ ../ or /.
 func isLocal(p string) bool {
 	return p == "." || p == ".." || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || filepath.IsAbs(p)
+}
+
+// unpublishedFallback points GOPROXY at a list that lets go resolve plugins
+// only a local replacement provides (see package goproxy).
+func unpublishedFallback(b xcaddy.Builder) (cleanup func(), err error) {
+	local := false
+	for _, r := range b.Replacements {
+		local = local || isLocal(string(r.New))
+	}
+	if !local {
+		return func() {}, nil
+	}
+	empty, err := os.MkdirTemp("", "xcaddybuild-noproxy")
+	if err != nil {
+		return nil, err
+	}
+	cleanup = func() { os.RemoveAll(empty) }
+	return cleanup, os.Setenv("GOPROXY", goproxy.WithNotFoundFallback(os.Getenv("GOPROXY"), empty))
 }

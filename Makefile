@@ -1,0 +1,56 @@
+# Build, test and run the edge: a custom Caddy (xcaddy.json) and a custom
+# CoreDNS (plugin.cfg). Binaries are rebuilt only when their inputs change.
+
+GO      ?= go
+BIN     := bin
+export CGO_ENABLED ?= 0
+
+# Inputs of each binary: the build description, the module files, and every
+# non-test source file (embedded files included) of the code built into it.
+MOD_FILES     := go.mod go.sum
+CADDY_SRC     := $(shell find caddymodules cmd/xcaddybuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
+COREDNS_SRC   := $(shell find corednsplugin cmd/corednsbuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
+TOOLS         := devca demobackend
+
+.PHONY: all build caddy coredns tools test unit integration bench run clean tidy
+
+all: build
+
+build: caddy coredns tools
+
+caddy: $(BIN)/caddy
+coredns: $(BIN)/coredns
+tools: $(addprefix $(BIN)/,$(TOOLS))
+
+$(BIN)/caddy: xcaddy.json $(MOD_FILES) $(CADDY_SRC)
+	$(GO) run ./cmd/xcaddybuild -config xcaddy.json -o $@
+
+$(BIN)/coredns: plugin.cfg $(MOD_FILES) $(COREDNS_SRC)
+	$(GO) run ./cmd/corednsbuild -cfg plugin.cfg -o $@
+
+define tool_rule
+$(BIN)/$(1): $(wildcard cmd/$(1)/*.go) $(MOD_FILES)
+	$(GO) build -o $$@ ./cmd/$(1)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+# test: static checks, every package with the race detector, and the
+# integration tests that drive the real binaries.
+test: build
+	$(GO) vet ./...
+	EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -timeout 45m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./caddymodules/... ./corednsplugin/...
+
+# run: both servers with the example configurations on high ports, all
+# state under _run/; Ctrl-C stops everything.
+run: build
+	./scripts/run.sh
+
+# tidy keeps go.sum complete for the generated CoreDNS main module too.
+tidy:
+	$(GO) mod tidy
+
+clean:
+	rm -rf $(BIN) _build _run
