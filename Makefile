@@ -34,11 +34,11 @@ $(BIN)/$(1): $(wildcard cmd/$(1)/*.go) $(MOD_FILES)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-# test: static checks, every package with the race detector, and the
-# integration tests that drive the real binaries.
+# test: static checks, every package with the race detector (which needs
+# cgo), and the integration tests that drive the real binaries.
 test: build
 	$(GO) vet ./...
-	EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -timeout 45m ./...
+	CGO_ENABLED=1 EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -timeout 45m ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./caddymodules/... ./corednsplugin/...
