@@ -1,8 +1,12 @@
 package geofilter
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -10,39 +14,340 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("geofilter", parseCaddyfile)
+	// Early, so refused clients cost nothing and no `order` line is needed.
 	httpcaddyfile.RegisterDirectiveOrder("geofilter", httpcaddyfile.Before, "basic_auth")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	var u Handler
-	err := u.UnmarshalCaddyfile(h.Dispenser)
-	return &u, err
+	var g Handler
+	err := g.UnmarshalCaddyfile(h.Dispenser)
+	return &g, err
 }
 
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	geofilter {
+//		db <path>
+//		block_countries <codes...>
+//		allow_countries <codes...>
+//		block_asn <numbers...>
+//		block_ips <addresses...>
+//		block_cidrs <networks...>
+//		allow_cidrs <networks...>
+//		unknown_country allow|block
+//		rate_limit <requests> <window>
+//		rate_limit_ipv6_prefix <bits>
+//		rate_limit_max_clients <n>
+//		rate_limit_zone <name>
+//		status <code>
+//	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	var st filterParse
 	for d.NextBlock(0) {
-		switch d.Val() {
-		case "block_ips":
-			h.BlockIPs = append(h.BlockIPs, d.RemainingArgs()...)
-		case "status":
+		if d.Val() == "status" {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
 			n, err := strconv.Atoi(d.Val())
-			if err != nil {
-				return d.Errf("bad status %q: %v", d.Val(), err)
+			if err != nil || n < 400 || n > 599 {
+				return d.Errf("status: want a 4xx or 5xx code, got %q", d.Val())
 			}
 			h.Status = n
-		default:
-			return d.Errf("unrecognized subdirective %q", d.Val())
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			continue
 		}
+		if err := h.Filter.unmarshalOption(d, &st); err != nil {
+			return err
+		}
+	}
+	return h.Filter.finishCaddyfile(d, &st)
+}
+
+// UnmarshalCaddyfile sets up the listener wrapper from Caddyfile tokens. It
+// takes the handler's options except status:
+//
+//	geofilter {
+//		db <path>
+//		block_countries <codes...>
+//		...
+//	}
+func (lw *ListenerWrapper) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // wrapper name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	var st filterParse
+	for d.NextBlock(0) {
+		if err := lw.Filter.unmarshalOption(d, &st); err != nil {
+			return err
+		}
+	}
+	return lw.Filter.finishCaddyfile(d, &st)
+}
+
+// filterParse remembers what cross-option checks need at the end of a block.
+type filterParse struct {
+	kinds              dbKind
+	countryAt, asnAt   string // "file:line" of the options needing a db
+	rateOptAt, rateSet string
+}
+
+func position(d *caddyfile.Dispenser) string {
+	return fmt.Sprintf("%s:%d", d.File(), d.Line())
+}
+
+// unmarshalOption parses the Filter option at the current token.
+func (f *Filter) unmarshalOption(d *caddyfile.Dispenser, st *filterParse) error {
+	opt := d.Val()
+	args := d.RemainingArgs()
+	wantArgs := func(n int) error {
+		if len(args) != n {
+			return d.ArgErr()
+		}
+		return nil
+	}
+	if !filterOptions[opt] {
+		return d.Errf("unrecognized subdirective %q", opt)
+	}
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	switch opt {
+	case "db":
+		for _, path := range args {
+			kind, err := inspectDatabase(path)
+			if err != nil {
+				return d.Errf("db: %v", err)
+			}
+			st.kinds |= kind
+			f.DB = append(f.DB, path)
+		}
+	case "block_countries", "allow_countries":
+		codes, err := normalizeCountries(args)
+		if err != nil {
+			return d.Errf("%s: %v", opt, err)
+		}
+		if opt == "block_countries" {
+			if len(f.AllowCountries) > 0 {
+				return d.Err("block_countries and allow_countries are mutually exclusive")
+			}
+			f.BlockCountries = append(f.BlockCountries, codes...)
+		} else {
+			if len(f.BlockCountries) > 0 {
+				return d.Err("block_countries and allow_countries are mutually exclusive")
+			}
+			f.AllowCountries = append(f.AllowCountries, codes...)
+		}
+		st.countryAt = position(d)
+	case "block_asn":
+		for _, a := range args {
+			n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(a), "AS"), 10, 32)
+			if err != nil || n == 0 {
+				return d.Errf("block_asn: invalid AS number %q", a)
+			}
+			f.BlockASN = append(f.BlockASN, uint32(n))
+		}
+		st.asnAt = position(d)
+	case "block_ips":
+		for _, a := range args {
+			if _, err := parseIP(a); err != nil {
+				return d.Errf("block_ips: %v", err)
+			}
+		}
+		f.BlockIPs = append(f.BlockIPs, args...)
+	case "block_cidrs", "allow_cidrs":
+		for _, a := range args {
+			if _, err := parseCIDR(a); err != nil {
+				return d.Errf("%s: %v", opt, err)
+			}
+		}
+		if opt == "block_cidrs" {
+			f.BlockCIDRs = append(f.BlockCIDRs, args...)
+		} else {
+			f.AllowCIDRs = append(f.AllowCIDRs, args...)
+		}
+	case "unknown_country":
+		if err := wantArgs(1); err != nil {
+			return err
+		}
+		if args[0] != "allow" && args[0] != "block" {
+			return d.Errf("unknown_country: want allow or block, got %q", args[0])
+		}
+		f.UnknownCountry = args[0]
+	case "rate_limit":
+		if err := wantArgs(2); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n <= 0 {
+			return d.Errf("rate_limit: invalid request count %q", args[0])
+		}
+		w, err := caddy.ParseDuration(args[1])
+		if err != nil || w <= 0 {
+			return d.Errf("rate_limit: invalid window %q", args[1])
+		}
+		if w/time.Duration(n) <= 0 {
+			return d.Errf("rate_limit: %d requests per %s is too fine-grained", n, w)
+		}
+		f.rateLimit().Requests = n
+		f.rateLimit().Window = caddy.Duration(w)
+		st.rateSet = position(d)
+	case "rate_limit_ipv6_prefix":
+		if err := wantArgs(1); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 || n > 128 {
+			return d.Errf("rate_limit_ipv6_prefix: want 1..128, got %q", args[0])
+		}
+		f.rateLimit().IPv6Prefix = n
+		st.rateOptAt = position(d)
+	case "rate_limit_max_clients":
+		if err := wantArgs(1); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 {
+			return d.Errf("rate_limit_max_clients: want a positive number, got %q", args[0])
+		}
+		f.rateLimit().MaxClients = n
+		st.rateOptAt = position(d)
+	case "rate_limit_zone":
+		if err := wantArgs(1); err != nil {
+			return err
+		}
+		f.rateLimit().Zone = args[0]
+		st.rateOptAt = position(d)
 	}
 	return nil
 }
 
-var _ caddyfile.Unmarshaler = (*Handler)(nil)
+var filterOptions = map[string]bool{
+	"db": true, "block_countries": true, "allow_countries": true, "block_asn": true,
+	"block_ips": true, "block_cidrs": true, "allow_cidrs": true, "unknown_country": true,
+	"rate_limit": true, "rate_limit_ipv6_prefix": true, "rate_limit_max_clients": true,
+	"rate_limit_zone": true,
+}
+
+func (f *Filter) rateLimit() *RateLimit {
+	if f.RateLimit == nil {
+		f.RateLimit = new(RateLimit)
+	}
+	return f.RateLimit
+}
+
+// finishCaddyfile runs the checks that span options, naming the line of
+// the option that cannot be satisfied.
+func (f *Filter) finishCaddyfile(d *caddyfile.Dispenser, st *filterParse) error {
+	if st.countryAt != "" && st.kinds&kindCountry == 0 {
+		return fmt.Errorf("block_countries/allow_countries need a db with country data, at %s", st.countryAt)
+	}
+	if st.asnAt != "" && st.kinds&kindASN == 0 {
+		return fmt.Errorf("block_asn needs a db with ASN data, at %s", st.asnAt)
+	}
+	if st.rateOptAt != "" && st.rateSet == "" {
+		return fmt.Errorf("rate_limit_* options need rate_limit, at %s", st.rateOptAt)
+	}
+	if err := f.validate(); err != nil {
+		return d.Errf("%v", err)
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the matcher from Caddyfile tokens. Syntax:
+//
+//	geo [db <path>] [country <codes...>] [asn <numbers...>] [cidr <networks...>]
+//
+// or, with one keyword per line:
+//
+//	geo {
+//		db <path>
+//		country <codes...>
+//		asn <numbers...>
+//		cidr <networks...>
+//	}
+func (m *MatchGeo) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	for d.Next() {
+		kw := ""
+		for d.NextArg() {
+			if isGeoKeyword(d.Val()) {
+				kw = d.Val()
+				continue
+			}
+			if kw == "" {
+				return d.Errf("geo: expected db, country, asn or cidr, got %q", d.Val())
+			}
+			if err := m.addValue(d, kw, d.Val()); err != nil {
+				return err
+			}
+		}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			kw := d.Val()
+			if !isGeoKeyword(kw) {
+				return d.Errf("geo: unrecognized subdirective %q", kw)
+			}
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if err := m.addValue(d, kw, a); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := m.Validate(); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
+}
+
+func isGeoKeyword(s string) bool {
+	switch s {
+	case "db", "country", "asn", "cidr":
+		return true
+	}
+	return false
+}
+
+func (m *MatchGeo) addValue(d *caddyfile.Dispenser, kw, val string) error {
+	switch kw {
+	case "db":
+		if _, err := inspectDatabase(val); err != nil {
+			return d.Errf("geo: db: %v", err)
+		}
+		m.DB = append(m.DB, val)
+	case "country":
+		c, err := parseCountry(val)
+		if err != nil {
+			return d.Errf("geo: %v", err)
+		}
+		m.Countries = append(m.Countries, c.String())
+	case "asn":
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(val), "AS"), 10, 32)
+		if err != nil || n == 0 {
+			return d.Errf("geo: invalid AS number %q", val)
+		}
+		m.ASN = append(m.ASN, uint32(n))
+	case "cidr":
+		if _, err := parseCIDR(val); err != nil {
+			return d.Errf("geo: %v", err)
+		}
+		m.CIDRs = append(m.CIDRs, val)
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*ListenerWrapper)(nil)
+	_ caddyfile.Unmarshaler = (*MatchGeo)(nil)
+)

@@ -1,23 +1,45 @@
-// Package geofilter is a Caddy HTTP handler that refuses requests by client address.
+// Package geofilter is Caddy's firewall for who may connect and how often:
+// it refuses clients by address, network, GeoIP country or autonomous
+// system, and rate limits them per address (IPv4) or network (IPv6).
+//
+// It provides the HTTP handler http.handlers.geofilter, the request matcher
+// http.matchers.geo and the listener wrapper caddy.listeners.geofilter.
 package geofilter
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"net/netip"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 )
 
 func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// Handler blocks requests from blocked clients.
+// Handler refuses requests from blocked clients with an HTTP error (403 by
+// default) and over-rate clients with 429 Too Many Requests and a
+// Retry-After header. Both are returned as handler errors, so handle_errors
+// routes can render them.
+//
+// The client address is Caddy's client IP: the connection's peer, or the
+// address from the forwarding headers when the peer is one of the server's
+// trusted_proxies.
 type Handler struct {
-	// Client IPs that are refused.
-	BlockIPs []string `json:"block_ips,omitempty"`
-	// HTTP status for blocked requests (default 403).
+	Filter
+	// HTTP status for blocked requests. Default 403.
 	Status int `json:"status,omitempty"`
+
+	logger  *zap.Logger
+	policy  *policy
+	blocked *prometheus.CounterVec
 }
 
 // CaddyModule returns the Caddy module information.
@@ -28,21 +50,104 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets defaults.
+// Provision loads the databases and builds the lookup tables.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
 	if h.Status == 0 {
 		h.Status = http.StatusForbidden
+	}
+	if err := h.validateStatus(); err != nil {
+		return err
+	}
+	p, err := h.Filter.provision(h.logger, "http")
+	if err != nil {
+		return err
+	}
+	h.policy = p
+	h.blocked, err = registerCounter(ctx, newBlockedRequests())
+	return err
+}
+
+func (h *Handler) validateStatus() error {
+	if h.Status != 0 && (h.Status < 400 || h.Status > 599) {
+		return fmt.Errorf("status: want a 4xx or 5xx code, got %d", h.Status)
 	}
 	return nil
 }
 
-// ServeHTTP passes the request on.
+// Validate checks the configuration.
+func (h *Handler) Validate() error {
+	if err := h.validateStatus(); err != nil {
+		return err
+	}
+	return h.Filter.validate()
+}
+
+// Cleanup releases the databases and the limiter state.
+func (h *Handler) Cleanup() error {
+	if h.policy != nil {
+		h.policy.cleanup()
+	}
+	return nil
+}
+
+// ServeHTTP passes allowed requests on and refuses the others.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	return next.ServeHTTP(w, r)
+	// Before the TLS handshake completes (0-RTT), the forwarding headers
+	// cannot be trusted yet; the client retries after the handshake.
+	if r.TLS != nil && !r.TLS.HandshakeComplete {
+		return caddyhttp.Error(http.StatusTooEarly, errors.New("geofilter: TLS handshake not complete, client address cannot be verified"))
+	}
+	ip, ok := clientIP(r)
+	if !ok {
+		v := verdict{reason: reasonBadAddress, country: noCountry}
+		return h.refuse(w, ip, v)
+	}
+	v := h.policy.check(ip)
+	if v.reason == "" {
+		return next.ServeHTTP(w, r)
+	}
+	return h.refuse(w, ip, v)
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, ip netip.Addr, v verdict) error {
+	status := h.Status
+	if v.reason == reasonRateLimit {
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(v.retryAfter.Seconds())))
+	}
+	h.logger.Info("request blocked",
+		zap.String("reason", v.reason),
+		zap.Stringer("client", ip),
+		zap.String("country", v.country.String()),
+		zap.Uint32("asn", v.asn))
+	count(h.blocked, v)
+	return caddyhttp.Error(status, fmt.Errorf("geofilter: client %s refused: %s", ip, v.reason))
+}
+
+// retryAfterSeconds rounds up, so a client that waits as told is allowed.
+func retryAfterSeconds(s float64) int {
+	return max(1, int(math.Ceil(s)))
+}
+
+// clientIP returns Caddy's client IP for r, which honours trusted_proxies,
+// falling back to the connection's peer address.
+func clientIP(r *http.Request) (netip.Addr, bool) {
+	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && s != "" {
+		if ip, err := netip.ParseAddr(s); err == nil {
+			return ip.WithZone("").Unmap(), true
+		}
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().WithZone("").Unmap(), true
+	}
+	return netip.Addr{}, false
 }
 
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

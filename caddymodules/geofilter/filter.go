@@ -1,0 +1,331 @@
+package geofilter
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gaissmai/bart"
+	"go.uber.org/zap"
+)
+
+// Filter holds the options shared by the HTTP handler and the listener
+// wrapper: which clients are refused and how often a client may come.
+type Filter struct {
+	// MaxMind DB files (.mmdb) to look clients up in. Several may be given,
+	// e.g. a country and an ASN database. Each file is watched and reloaded
+	// when it is replaced.
+	DB []string `json:"db,omitempty"`
+	// Clients located in these countries (ISO 3166-1 alpha-2) are blocked.
+	BlockCountries []string `json:"block_countries,omitempty"`
+	// Only clients located in these countries are allowed. Mutually
+	// exclusive with BlockCountries.
+	AllowCountries []string `json:"allow_countries,omitempty"`
+	// Clients in these autonomous systems are blocked; needs a database
+	// with ASN data.
+	BlockASN []uint32 `json:"block_asn,omitempty"`
+	// Client addresses that are blocked.
+	BlockIPs []string `json:"block_ips,omitempty"`
+	// Client networks that are blocked.
+	BlockCIDRs []string `json:"block_cidrs,omitempty"`
+	// Client networks that are never blocked and never rate limited.
+	AllowCIDRs []string `json:"allow_cidrs,omitempty"`
+	// What to do with clients the databases have no country for when
+	// block_countries or allow_countries is set: "allow" (default) or
+	// "block".
+	UnknownCountry string `json:"unknown_country,omitempty"`
+	// Per-client rate limit.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+}
+
+// Block reasons, used in logs and as the metric label.
+const (
+	reasonIP             = "ip"
+	reasonCIDR           = "cidr"
+	reasonCountry        = "country"
+	reasonUnknownCountry = "unknown_country"
+	reasonASN            = "asn"
+	reasonRateLimit      = "rate_limit"
+	reasonBadAddress     = "bad_address"
+)
+
+// verdict is the outcome for one client.
+type verdict struct {
+	reason     string // "" when allowed
+	country    country
+	asn        uint32
+	retryAfter time.Duration
+}
+
+// policy is a provisioned Filter.
+type policy struct {
+	logger *zap.Logger
+
+	allow *bart.Lite
+	ips   *bart.Lite
+	cidrs *bart.Lite
+
+	countryDBs []*database
+	asnDBs     []*database
+	dbKeys     []string
+
+	countries    countrySet
+	allowMode    bool // countries lists the allowed ones
+	useCountry   bool
+	unknownBlock bool
+	asns         map[uint32]struct{}
+
+	limiter    *limiter
+	limiterKey string
+}
+
+// validate checks what can be checked without touching the file system.
+func (f *Filter) validate() error {
+	if len(f.BlockCountries) > 0 && len(f.AllowCountries) > 0 {
+		return fmt.Errorf("block_countries and allow_countries are mutually exclusive")
+	}
+	if _, err := normalizeCountries(f.BlockCountries); err != nil {
+		return fmt.Errorf("block_countries: %w", err)
+	}
+	if _, err := normalizeCountries(f.AllowCountries); err != nil {
+		return fmt.Errorf("allow_countries: %w", err)
+	}
+	if (len(f.BlockCountries) > 0 || len(f.AllowCountries) > 0 || len(f.BlockASN) > 0) && len(f.DB) == 0 {
+		return fmt.Errorf("block_countries, allow_countries and block_asn need a db")
+	}
+	for _, a := range f.BlockASN {
+		if a == 0 {
+			return fmt.Errorf("block_asn: 0 is not an AS number")
+		}
+	}
+	switch f.UnknownCountry {
+	case "", "allow", "block":
+	default:
+		return fmt.Errorf("unknown_country: want allow or block, got %q", f.UnknownCountry)
+	}
+	for _, s := range f.BlockIPs {
+		if _, err := parseIP(s); err != nil {
+			return fmt.Errorf("block_ips: %w", err)
+		}
+	}
+	for _, s := range f.BlockCIDRs {
+		if _, err := parseCIDR(s); err != nil {
+			return fmt.Errorf("block_cidrs: %w", err)
+		}
+	}
+	for _, s := range f.AllowCIDRs {
+		if _, err := parseCIDR(s); err != nil {
+			return fmt.Errorf("allow_cidrs: %w", err)
+		}
+	}
+	if f.RateLimit != nil {
+		rl := *f.RateLimit
+		rl.setDefaults()
+		if err := rl.validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseIP(s string) (netip.Addr, error) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("invalid IP address %q", s)
+	}
+	if ip.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("invalid IP address %q: zones are not supported", s)
+	}
+	return ip.Unmap(), nil
+}
+
+// parseCIDR accepts a network in CIDR notation or a single address.
+func parseCIDR(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		ip, err := parseIP(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+func prefixTable(addrs []string, parse func(string) (netip.Prefix, error)) (*bart.Lite, error) {
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	t := new(bart.Lite)
+	for _, s := range addrs {
+		p, err := parse(s)
+		if err != nil {
+			return nil, err
+		}
+		t.Insert(p)
+	}
+	return t, nil
+}
+
+// provision compiles f. scope separates limiter state of handlers from that
+// of listener wrappers. On error, everything acquired is released.
+func (f *Filter) provision(logger *zap.Logger, scope string) (p *policy, err error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	p = &policy{logger: logger}
+	defer func() {
+		if err != nil {
+			p.cleanup()
+			p = nil
+		}
+	}()
+	if p.allow, err = prefixTable(f.AllowCIDRs, parseCIDR); err != nil {
+		return p, err
+	}
+	if p.ips, err = prefixTable(f.BlockIPs, parseCIDR); err != nil {
+		return p, err
+	}
+	if p.cidrs, err = prefixTable(f.BlockCIDRs, parseCIDR); err != nil {
+		return p, err
+	}
+
+	codes := f.BlockCountries
+	if len(f.AllowCountries) > 0 {
+		codes, p.allowMode = f.AllowCountries, true
+	}
+	for _, code := range codes {
+		c, _ := parseCountry(code)
+		p.countries.add(c)
+	}
+	p.useCountry = len(codes) > 0
+	p.unknownBlock = f.UnknownCountry == "block"
+	if len(f.BlockASN) > 0 {
+		p.asns = make(map[uint32]struct{}, len(f.BlockASN))
+		for _, a := range f.BlockASN {
+			p.asns[a] = struct{}{}
+		}
+	}
+
+	var kinds dbKind
+	for _, path := range f.DB {
+		db, key, err := acquireDatabase(path)
+		if err != nil {
+			return p, err
+		}
+		p.dbKeys = append(p.dbKeys, key)
+		kind := db.cur.Load().kind
+		kinds |= kind
+		if kind&kindCountry != 0 {
+			p.countryDBs = append(p.countryDBs, db)
+		}
+		if kind&kindASN != 0 {
+			p.asnDBs = append(p.asnDBs, db)
+		}
+	}
+	if p.useCountry && kinds&kindCountry == 0 {
+		return p, fmt.Errorf("block_countries/allow_countries: no db holds country data")
+	}
+	if len(f.BlockASN) > 0 && kinds&kindASN == 0 {
+		return p, fmt.Errorf("block_asn: no db holds ASN data")
+	}
+
+	if f.RateLimit != nil {
+		rl := *f.RateLimit
+		rl.setDefaults()
+		if p.limiter, p.limiterKey, err = acquireLimiter(rl, scope); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+func (p *policy) cleanup() {
+	for _, k := range p.dbKeys {
+		releaseDatabase(k)
+	}
+	p.dbKeys = nil
+	if p.limiterKey != "" {
+		releaseLimiter(p.limiterKey)
+		p.limiterKey = ""
+	}
+}
+
+// check decides about one client. Allowed requests do not allocate.
+func (p *policy) check(ip netip.Addr) verdict {
+	v := verdict{country: noCountry}
+	if p.allow != nil && p.allow.Contains(ip) {
+		return v
+	}
+	if p.ips != nil && p.ips.Contains(ip) {
+		v.reason = reasonIP
+		return v
+	}
+	if p.cidrs != nil && p.cidrs.Contains(ip) {
+		v.reason = reasonCIDR
+		return v
+	}
+	if p.useCountry {
+		v.country = p.country(ip)
+		switch {
+		case v.country == noCountry:
+			if p.unknownBlock {
+				v.reason = reasonUnknownCountry
+				return v
+			}
+		case p.countries.has(v.country) != p.allowMode:
+			v.reason = reasonCountry
+			return v
+		}
+	}
+	if p.asns != nil {
+		v.asn = p.asn(ip)
+		if _, ok := p.asns[v.asn]; ok {
+			v.reason = reasonASN
+			return v
+		}
+	}
+	if p.limiter != nil {
+		if ok, wait := p.limiter.allow(ip); !ok {
+			v.reason, v.retryAfter = reasonRateLimit, wait
+		}
+	}
+	return v
+}
+
+// country returns the first country any database knows for ip.
+func (p *policy) country(ip netip.Addr) country {
+	for _, db := range p.countryDBs {
+		c, err := db.cur.Load().country(ip)
+		if err != nil {
+			p.logger.Warn("database lookup failed", zap.String("db", db.path), zap.Stringer("client", ip), zap.Error(err))
+			continue
+		}
+		if c != noCountry {
+			return c
+		}
+	}
+	return noCountry
+}
+
+// asn returns the first AS number any database knows for ip, or 0.
+func (p *policy) asn(ip netip.Addr) uint32 {
+	for _, db := range p.asnDBs {
+		a, err := db.cur.Load().asn(ip)
+		if err != nil {
+			p.logger.Warn("database lookup failed", zap.String("db", db.path), zap.Stringer("client", ip), zap.Error(err))
+			continue
+		}
+		if a != 0 {
+			return a
+		}
+	}
+	return 0
+}
