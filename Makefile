@@ -10,7 +10,7 @@ export CGO_ENABLED ?= 0
 MOD_FILES     := go.mod go.sum
 CADDY_SRC     := $(shell find caddymodules cmd/xcaddybuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
 COREDNS_SRC   := $(shell find corednsplugin cmd/corednsbuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
-TOOLS         := devca demobackend
+TOOLS         := devca demobackend geoipgen mcns-token
 
 .PHONY: all build caddy coredns tools test unit integration bench run clean tidy
 

@@ -104,4 +104,3 @@ func TestMakeRun(t *testing.T) {
 		return nil
 	})
 }
-

@@ -11,6 +11,17 @@ mkdir -p "$run"
 bin=${EDGE_BIN_DIR:-$root/bin}
 "$bin"/devca -dir "$run/pki" -cert backend=localhost,127.0.0.1 -cert api=localhost,127.0.0.1
 
+# A demo GeoIP database: loopback clients are in "US" (not blocked).
+"$bin"/geoipgen -o "$run/GeoLite2-Country.mmdb" 127.0.0.0/8=US ::1/128=US
+
+# An admin token for the management API, minted once.
+if [ ! -s "$run/api-token" ]; then
+	minted=$("$bin"/mcns-token -name demo -roles admin)
+	sed -n 's/^token: //p' <<<"$minted" >"$run/api-token"
+	sed -n 's/^tokens file line: //p' <<<"$minted" >"$run/api-tokens"
+	chmod 600 "$run/api-token"
+fi
+
 # Corefile.example's placeholders, set for a local run.
 export DNS_PORT=${DNS_PORT:-1053}
 export DNS_BIND=127.0.0.1
@@ -19,6 +30,9 @@ export READY_ADDR=127.0.0.1:${READY_PORT:-18181}
 export METRICS_ADDR=127.0.0.1:${METRICS_PORT:-19153}
 export MCNS_DB=$run/mcns.db
 export ZONES_DIR=$root/examples/zones
+export API_ADDR=127.0.0.1:${API_PORT:-8444}
+export API_CERT=$run/pki/api.pem API_KEY=$run/pki/api-key.pem
+export API_TOKENS=$run/api-tokens API_SNAPSHOTS=$run/snapshots
 # No network here: outside names go to a loopback address nobody serves,
 # so they get SERVFAIL; in production these are public resolvers.
 export UPSTREAM_A=127.0.0.1:1054 UPSTREAM_B=127.0.0.1:1055
@@ -34,6 +48,7 @@ backend_addr=127.0.0.1:${BACKEND_PORT:-18443}
 export BACKEND=https://$backend_addr
 export BACKEND_CA=$run/pki/ca.pem
 export BACKEND_SERVER_NAME=localhost
+export GEOIP_DB=$run/GeoLite2-Country.mmdb
 # Caddy keeps its certificates and autosaved config here, not in $HOME.
 export XDG_DATA_HOME=$run/caddy-data XDG_CONFIG_HOME=$run/caddy-config
 
@@ -55,6 +70,8 @@ pids+=($!)
 cat <<MSG
 
   DNS:   dig @127.0.0.1 -p $DNS_PORT rift.mcp.metacircular.net
+  API:   curl --cacert $run/pki/ca.pem https://localhost:${API_ADDR##*:}/v1/zones \\
+           -H "Authorization: Bearer \$(cat $run/api-token)"
   HTTPS: curl --cacert $run/caddy-data/caddy/pki/authorities/local/root.crt $SITE_ADDRESS/
          (or curl -k $SITE_ADDRESS/)
   Ctrl-C stops all.

@@ -1,6 +1,7 @@
 // Command demobackend stands in for the metacrypt-web backend on "rift" in
 // local runs and tests: an HTTPS server with a certificate from a test CA
-// that answers every request with a small page naming itself.
+// that answers every request with a small page naming itself, after
+// ?delay=DURATION if one is asked for.
 //
 //	demobackend -addr 127.0.0.1:18443 -cert backend.pem -key backend-key.pem
 package main
@@ -35,6 +36,14 @@ func main() {
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// ?delay=2s keeps a request in flight, for reload tests.
+			if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil && d > 0 && d <= time.Minute {
+				select {
+				case <-time.After(d):
+				case <-r.Context().Done():
+					return
+				}
+			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			fmt.Fprintf(w, "%s: %s %s via %s\n", *name, r.Method, r.URL.Path, r.Proto)
 		}),
