@@ -1,11 +1,27 @@
 // Package store keeps DNS zones in a SQLite database laid out like PowerDNS's
 // gsqlite3 backend. Every write (API, seeding, DNS UPDATE) goes through it, in
 // one transaction, under one set of rules.
+//
+// Rows follow PowerDNS's conventions, so pdns_server can serve the same file
+// and pdnsutil can edit it: names are stored lower case without the trailing
+// dot, content is presentation format with names lacking the trailing dot,
+// MX and SRV keep their priority in the prio column, disabled rows and rows
+// with a NULL type (empty non-terminals written by pdnsutil rectify-zone) are
+// not served.
 package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // Errors the store returns, wrapped with a reason. Callers map them to
@@ -58,64 +74,107 @@ type Filter struct {
 }
 
 // Store is an open database.
-type Store struct{}
+type Store struct {
+	path string
+	db   *sql.DB // pool for reads and writes; writes begin IMMEDIATE
+
+	// wmu serialises this process's writers, so they queue here instead of
+	// spinning on SQLite's busy timeout against each other.
+	wmu sync.Mutex
+
+	// pollConn is a dedicated connection for PRAGMA data_version, whose
+	// value is only meaningful when asked on the same connection each time.
+	pmu      sync.Mutex
+	pollConn *sql.Conn
+
+	now func() time.Time // clock for serials; replaced in tests
+}
 
 // Open opens (creating if needed) the database at path and applies migrations.
-func Open(path string) (*Store, error) { return nil, errors.New("store: not implemented") }
+// A directory that cannot be written is an error naming it: SQLite in WAL
+// mode needs to create the -wal and -shm files next to the database.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		// The driver reads everything after '?' as DSN parameters.
+		return nil, fmt.Errorf("store: database path %q must not contain '?' or '#'", path)
+	}
+	if err := checkWritableDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	dsn := path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{path: path, db: db, now: time.Now}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	s.pollConn = conn
+	return s, nil
+}
+
+// checkWritableDir proves dir accepts new files by creating and removing one;
+// permission bits alone say nothing when running as root or on read-only
+// mounts.
+func checkWritableDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("store: database directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("store: database directory %s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".mcns-probe-*")
+	if err != nil {
+		return fmt.Errorf("store: database directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *Store) Close() error { return nil }
-
-// Zones lists all zones.
-func (s *Store) Zones(ctx context.Context) ([]Zone, error) { return nil, errors.New("not implemented") }
-
-// Zone returns one zone.
-func (s *Store) Zone(ctx context.Context, name string) (Zone, error) {
-	return Zone{}, errors.New("not implemented")
+func (s *Store) Close() error {
+	s.pmu.Lock()
+	var err error
+	if s.pollConn != nil {
+		err = s.pollConn.Close()
+		s.pollConn = nil
+	}
+	s.pmu.Unlock()
+	return errors.Join(err, s.db.Close())
 }
 
-// CreateZone adds a zone with its SOA (and NS for PrimaryNS).
-func (s *Store) CreateZone(ctx context.Context, z Zone) (Zone, error) {
-	return Zone{}, errors.New("not implemented")
+// DataVersion returns SQLite's PRAGMA data_version as seen by a dedicated
+// connection: it changes whenever any other connection, in this process or
+// another (pdnsutil, the sqlite3 shell), commits a change.
+func (s *Store) DataVersion(ctx context.Context) (int64, error) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if s.pollConn == nil {
+		return 0, errors.New("store: closed")
+	}
+	var v int64
+	err := s.pollConn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v)
+	return v, err
 }
 
-// UpdateZone changes a zone's SOA fields and bumps its serial.
-func (s *Store) UpdateZone(ctx context.Context, name string, z Zone) (Zone, error) {
-	return Zone{}, errors.New("not implemented")
-}
-
-// DeleteZone removes a zone and its records.
-func (s *Store) DeleteZone(ctx context.Context, name string) error {
-	return errors.New("not implemented")
-}
-
-// Records lists a zone's records.
-func (s *Store) Records(ctx context.Context, zone string, f Filter) ([]Record, error) {
-	return nil, errors.New("not implemented")
-}
-
-// Record returns one record of a zone.
-func (s *Store) Record(ctx context.Context, zone string, id int64) (Record, error) {
-	return Record{}, errors.New("not implemented")
-}
-
-// AddRecord validates and inserts a record, bumping the zone's serial.
-func (s *Store) AddRecord(ctx context.Context, zone string, r RecordSpec) (Record, error) {
-	return Record{}, errors.New("not implemented")
-}
-
-// UpdateRecord replaces a record, bumping the zone's serial.
-func (s *Store) UpdateRecord(ctx context.Context, zone string, id int64, r RecordSpec) (Record, error) {
-	return Record{}, errors.New("not implemented")
-}
-
-// DeleteRecord removes a record, bumping the zone's serial.
-func (s *Store) DeleteRecord(ctx context.Context, zone string, id int64) error {
-	return errors.New("not implemented")
-}
-
-// Snapshot writes a consistent online copy of the database into dir, keeping
-// the newest keep copies, and returns its path.
-func (s *Store) Snapshot(ctx context.Context, dir string, keep int) (string, error) {
-	return "", errors.New("not implemented")
-}
+// DB exposes the underlying pool to packages of this module that keep their
+// own tables next to PowerDNS's (such as a transfer journal).
+func (s *Store) DB() *sql.DB { return s.db }

@@ -1,0 +1,52 @@
+// Command mcns-token mints a bearer token for mcns's management API. It
+// prints the token (give it to the client; it is not stored anywhere) and
+// the line to append to the api block's tokens file, which holds only the
+// token's SHA-256:
+//
+//	go run ./cmd/mcns-token -name ops -roles admin
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/metacircular/edge/corednsplugin/mcns/api"
+)
+
+func main() {
+	name := flag.String("name", "", "who the token is for (required, no spaces)")
+	roles := flag.String("roles", "", "comma-separated roles; \"admin\" may write, any token may read (required)")
+	flag.Parse()
+	if err := run(os.Stdout, *name, *roles); err != nil {
+		fmt.Fprintln(os.Stderr, "mcns-token:", err)
+		flag.Usage()
+		os.Exit(2)
+	}
+}
+
+func run(w io.Writer, name, roles string) error {
+	if name == "" || strings.ContainsAny(name, " \t\r\n#") {
+		return fmt.Errorf("-name must be a non-empty word, got %q", name)
+	}
+	var rs []string
+	for _, r := range strings.Split(roles, ",") {
+		if r = strings.TrimSpace(r); r == "" || strings.ContainsAny(r, " \t\r\n") {
+			return fmt.Errorf("-roles must be a comma-separated list of words, got %q", roles)
+		}
+		rs = append(rs, r)
+	}
+	// 32 random bytes: 256 bits, so the unsalted SHA-256 at rest cannot be
+	// brute-forced.
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	_, err := fmt.Fprintf(w, "token: %s\ntokens file line: %s\n", tok, api.TokenLine(tok, name, rs))
+	return err
+}

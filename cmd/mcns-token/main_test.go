@@ -1,0 +1,39 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+)
+
+func TestMint(t *testing.T) {
+	var a, b strings.Builder
+	if err := run(&a, "ops", "admin,read"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(&b, "ops", "admin,read"); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() == b.String() {
+		t.Fatal("two runs minted the same token")
+	}
+	lines := strings.Split(strings.TrimSpace(a.String()), "\n")
+	tok, ok1 := strings.CutPrefix(lines[0], "token: ")
+	line, ok2 := strings.CutPrefix(lines[1], "tokens file line: ")
+	if !ok1 || !ok2 || len(tok) < 43 {
+		t.Fatalf("output: %q", a.String())
+	}
+	sum := sha256.Sum256([]byte(tok))
+	if want := "sha256:" + hex.EncodeToString(sum[:]) + " ops admin,read"; line != want {
+		t.Errorf("line %q, want %q", line, want)
+	}
+	if strings.Contains(line, tok) {
+		t.Error("the line holds the token itself")
+	}
+	for _, bad := range [][2]string{{"", "admin"}, {"a b", "admin"}, {"ops", ""}, {"ops", "admin,,read"}, {"#x", "admin"}} {
+		if err := run(&a, bad[0], bad[1]); err == nil {
+			t.Errorf("run(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}

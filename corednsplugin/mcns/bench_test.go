@@ -1,0 +1,101 @@
+package mcns
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/file"
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/miekg/dns"
+)
+
+// benchZone is a zone of n hosts with one A record each.
+func benchZone(n int) string {
+	var b strings.Builder
+	b.WriteString("$ORIGIN bench.test.\n$TTL 300\n@ IN SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\nns A 192.0.2.1\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "h%d A 10.%d.%d.%d\n", i, i>>16&255, i>>8&255, i&255)
+	}
+	return b.String()
+}
+
+// benchHandlers returns the file plugin and mcns over the same zone, and
+// the time mcns took to seed and to load it.
+func benchHandlers(b *testing.B, n int) (fp, m plugin.Handler, seedAndLoad, load time.Duration, heapMB float64) {
+	text := benchZone(n)
+	z, err := file.Parse(strings.NewReader(text), "bench.test.", "bench", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fp = file.File{Next: nextHandler(), Zones: file.Zones{Z: map[string]*file.Zone{"bench.test.": z}, Names: []string{"bench.test."}}}
+	path := filepath.Join(b.TempDir(), "bench.zone")
+	os.WriteFile(path, []byte(text), 0o600)
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	cfg := config{dbPath: filepath.Join(b.TempDir(), "mcns.db"), seeds: []string{path}, refresh: time.Second}
+	start := time.Now()
+	mc := New(cfg, []string{"."})
+	mc.Next = nextHandler()
+	if err := mc.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { mc.Stop() })
+	seedAndLoad = time.Since(start)
+	start = time.Now()
+	mc.rebuildZone("bench.test.")
+	load = time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	return fp, mc, seedAndLoad, load, (float64(ms1.HeapAlloc) - float64(ms0.HeapAlloc)) / (1 << 20)
+}
+
+func BenchmarkServeDNS(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		var (
+			fp, m             plugin.Handler
+			seedAndLoad, load time.Duration
+			heapMB            float64
+		)
+		for _, impl := range []string{"file", "mcns"} {
+			b.Run(fmt.Sprintf("%s/%d", impl, n), func(b *testing.B) {
+				if fp == nil {
+					fp, m, seedAndLoad, load, heapMB = benchHandlers(b, n)
+				}
+				h := fp
+				if impl == "mcns" {
+					h = m
+				}
+				qs := make([]*dns.Msg, 1024)
+				for i := range qs {
+					name := fmt.Sprintf("h%d.bench.test.", (i*7919)%n)
+					if i%8 == 0 {
+						name = fmt.Sprintf("nx%d.bench.test.", i) // NXDOMAIN share
+					}
+					qs[i] = new(dns.Msg).SetQuestion(name, dns.TypeA)
+				}
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					rec := dnstest.NewRecorder(&test.ResponseWriter{})
+					h.ServeDNS(ctx, rec, qs[i%len(qs)])
+				}
+				if impl == "mcns" {
+					// Loading the zone from SQLite into a snapshot.
+					b.ReportMetric(load.Seconds(), "load-s")
+					b.ReportMetric(seedAndLoad.Seconds(), "seed+load-s")
+					b.ReportMetric(heapMB, "snapshot-heap-MB")
+				}
+			})
+		}
+	}
+}

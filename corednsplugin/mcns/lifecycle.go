@@ -1,0 +1,118 @@
+package mcns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/metacircular/edge/corednsplugin/mcns/api"
+	"github.com/metacircular/edge/corednsplugin/mcns/store"
+)
+
+// Start opens the database, seeds it, loads the first snapshot and starts
+// the change poller and the API. It runs once per instance; later calls
+// return the first result (the cache plugin may trigger it early).
+func (m *MCNS) Start() error {
+	m.startOnce.Do(func() { m.startErr = m.start() })
+	return m.startErr
+}
+
+func (m *MCNS) start() error {
+	st, err := store.Open(m.config.dbPath)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pluginName, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if len(m.config.seeds) > 0 {
+		imported, err := st.Seed(ctx, m.config.seeds)
+		if err != nil {
+			st.Close()
+			return fmt.Errorf("%s: %w", pluginName, err)
+		}
+		if len(imported) > 0 {
+			log.Infof("Seeded %s into %s", strings.Join(imported, ", "), m.config.dbPath)
+		}
+	}
+	m.mu.Lock()
+	m.st = st
+	m.mu.Unlock()
+	if err := m.refresh(ctx); err != nil {
+		m.mu.Lock()
+		m.st = nil
+		m.mu.Unlock()
+		st.Close()
+		return fmt.Errorf("%s: initial load: %w", pluginName, err)
+	}
+	m.ready.Store(true)
+	m.stopCh, m.done = make(chan struct{}), make(chan struct{})
+	go m.poll(m.config.refresh)
+	if m.config.api != nil {
+		m.api = api.New(m.config.api, st, m.rebuildZone)
+		if err := m.api.Start(); err != nil {
+			m.api = nil
+			m.shutdown()
+			return fmt.Errorf("%s: api: %w", pluginName, err)
+		}
+	}
+	return nil
+}
+
+// poll checks the database for changes every interval until Stop.
+func (m *MCNS) poll(interval time.Duration) {
+	defer close(m.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stopCh:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			m.refresh(ctx) // errors are logged once per state change
+			cancel()
+		}
+	}
+}
+
+// Stop stops the API (finishing requests in flight), the poller, and closes
+// the database. Safe to call more than once and without Start.
+func (m *MCNS) Stop() error {
+	var err error
+	m.stopOnce.Do(func() {
+		// Make a later Start (e.g. from CacheBypassZones) a no-op.
+		m.startOnce.Do(func() { m.startErr = errors.New(pluginName + ": stopped") })
+		err = m.shutdown()
+	})
+	return err
+}
+
+func (m *MCNS) shutdown() error {
+	var errs []error
+	if m.api != nil {
+		errs = append(errs, m.api.Stop())
+		m.api = nil
+	}
+	if m.stopCh != nil {
+		close(m.stopCh)
+		<-m.done
+		m.stopCh = nil
+	}
+	m.mu.Lock()
+	if m.st != nil {
+		errs = append(errs, m.st.Close())
+		m.st = nil
+	}
+	zonesGauge.Sub(m.gaugeZone)
+	recordsGauge.Sub(m.gaugeRecs)
+	m.gaugeZone, m.gaugeRecs = 0, 0
+	m.mu.Unlock()
+	m.ready.Store(false)
+	return errors.Join(errs...)
+}
+
+func canonicalZone(s string) string { return strings.ToLower(dns.Fqdn(s)) }

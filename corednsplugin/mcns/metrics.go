@@ -1,0 +1,43 @@
+package mcns
+
+import (
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics carry no per-zone or per-name labels: their number must not grow
+// with the data. Gauges sum over all mcns instances of the process.
+var (
+	zonesGauge = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "zones",
+		Help:      "Zones currently served from the database.",
+	})
+	recordsGauge = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "records",
+		Help:      "Records currently served from the database.",
+	})
+	rebuilds = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "rebuilds_total",
+		Help:      "Zone snapshots rebuilt from the database.",
+	})
+	rebuildSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "rebuild_duration_seconds",
+		Help:      "Time to load one zone from the database and build its snapshot.",
+		Buckets:   prometheus.ExponentialBuckets(0.0005, 4, 9), // 0.5ms .. ~33s
+	})
+	lastLoad = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "last_load_timestamp_seconds",
+		Help:      "Unix time of the last successful load from the database.",
+	})
+)
