@@ -37,6 +37,7 @@ func TestMakeRun(t *testing.T) {
 		"METRICS_PORT=" + strconv.Itoa(freePort(t)),
 		"CADDY_ADMIN_PORT=" + strconv.Itoa(freePort(t)),
 		"BACKEND_PORT=" + strconv.Itoa(freePort(t)),
+		"API_PORT=" + strconv.Itoa(freePort(t)),
 	}
 	p := start(t, root, env, filepath.Join(root, "scripts", "run.sh"))
 	dnsAddr := "127.0.0.1:" + strconv.Itoa(dnsPort)
@@ -46,12 +47,10 @@ func TestMakeRun(t *testing.T) {
 		answer, err = query(dnsAddr, "rift.mcp.metacircular.net", dns.TypeA)
 		return err
 	})
-	if answer == nil {
-		t.Fatal("no DNS answer")
-	}
+	checkSeededAnswer(t, answer)
 	if _, err := exec.LookPath("dig"); err == nil {
 		out, err := run(t, nil, "dig", "@127.0.0.1", "-p", strconv.Itoa(dnsPort), "+norec", "+time=2", "+tries=1", "rift.mcp.metacircular.net", "A")
-		if err != nil || !strings.Contains(out, "->>HEADER<<-") {
+		if err != nil || !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, " aa") {
 			t.Errorf("dig: %v\n%s", err, out)
 		}
 	}
@@ -92,8 +91,8 @@ func TestMakeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("zgrab User-Agent: status %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("zgrab User-Agent: status %d, want 403", resp.StatusCode)
 	}
 
 	p.interrupt(t, 20*time.Second)
@@ -103,4 +102,21 @@ func TestMakeRun(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// checkSeededAnswer wants the example zone's two A records, authoritative.
+func checkSeededAnswer(t *testing.T, m *dns.Msg) {
+	t.Helper()
+	if m.Rcode != dns.RcodeSuccess || !m.Authoritative {
+		t.Fatalf("rift.mcp.metacircular.net A: rcode %s, aa=%v, want NOERROR aa:\n%v", dns.RcodeToString[m.Rcode], m.Authoritative, m)
+	}
+	got := map[string]bool{}
+	for _, rr := range m.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			got[a.A.String()] = true
+		}
+	}
+	if !got["192.168.88.181"] || !got["100.95.252.120"] || len(got) != 2 {
+		t.Errorf("answer = %v, want the LAN and VPN addresses", m.Answer)
+	}
 }
