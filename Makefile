@@ -12,7 +12,7 @@ CADDY_SRC     := $(shell find caddymodules cmd/xcaddybuild -type f ! -name '*_te
 COREDNS_SRC   := $(shell find corednsplugin cmd/corednsbuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
 TOOLS         := devca demobackend geoipgen mcns-token
 
-.PHONY: all build caddy coredns tools test unit integration bench run clean tidy
+.PHONY: all build caddy coredns tools test e2e bench run clean tidy
 
 all: build
 
@@ -39,6 +39,11 @@ $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 test: build
 	$(GO) vet ./...
 	CGO_ENABLED=1 EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -timeout 45m ./...
+
+# e2e: the deployment rehearsed across network namespaces (needs root; it
+# skips with a message otherwise). make test runs it too.
+e2e: build
+	EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -run TestEndToEnd ./integration
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./caddymodules/... ./corednsplugin/...
