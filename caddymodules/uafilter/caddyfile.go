@@ -3,6 +3,7 @@ package uafilter
 import (
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -19,30 +20,176 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return &u, err
 }
 
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens.
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	uafilter [<matcher>] [<substrings...>] {
+//	    block        <substrings...>
+//	    block_regexp <regexps...>
+//	    preset       <names...>
+//	    list_file    <paths...>
+//	    allow        <substrings...>
+//	    allow_regexp <regexps...>
+//	    block_empty
+//	    reload_interval <duration>
+//	    status       <code>
+//	}
+//
+// Arguments on the directive line are block substrings.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := h.Rules.unmarshalArgs(d); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
-		switch d.Val() {
-		case "block":
-			h.Block = append(h.Block, d.RemainingArgs()...)
-		case "status":
+		if d.Val() == "status" {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
 			n, err := strconv.Atoi(d.Val())
-			if err != nil {
-				return d.Errf("bad status %q: %v", d.Val(), err)
+			if err != nil || n < 400 || n > 599 {
+				return d.Errf("status: %q is not an HTTP error status (400-599)", d.Val())
 			}
 			h.Status = n
-		default:
-			return d.Errf("unrecognized subdirective %q", d.Val())
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			continue
 		}
+		if err := h.Rules.unmarshalSubdirective(d, "uafilter"); err != nil {
+			return err
+		}
+	}
+	if d.Next() {
+		return d.Errf("unexpected token %q", d.Val())
+	}
+	return h.Rules.checkNotEmpty(d, "uafilter")
+}
+
+// UnmarshalCaddyfile sets up the matcher from Caddyfile tokens. Syntax:
+//
+//	user_agent [<substrings...>] {
+//	    block        <substrings...>
+//	    block_regexp <regexps...>
+//	    preset       <names...>
+//	    list_file    <paths...>
+//	    allow        <substrings...>
+//	    allow_regexp <regexps...>
+//	    block_empty
+//	    reload_interval <duration>
+//	}
+//
+// Arguments are block substrings. Several user_agent matchers in one named
+// matcher are merged into one.
+func (m *MatchUserAgent) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	for d.Next() {
+		if err := m.Rules.unmarshalArgs(d); err != nil {
+			return err
+		}
+		for d.NextBlock(0) {
+			if err := m.Rules.unmarshalSubdirective(d, "user_agent"); err != nil {
+				return err
+			}
+		}
+	}
+	return m.Rules.checkNotEmpty(d, "user_agent")
+}
+
+// checkNotEmpty rejects rules that select nothing.
+func (r *Rules) checkNotEmpty(d *caddyfile.Dispenser, directive string) error {
+	if r.empty() {
+		return d.Errf("%s: nothing to match: configure block, block_regexp, preset, list_file or block_empty", directive)
 	}
 	return nil
 }
 
-var _ caddyfile.Unmarshaler = (*Handler)(nil)
+// unmarshalArgs takes the remaining arguments on the line as block
+// substrings.
+func (r *Rules) unmarshalArgs(d *caddyfile.Dispenser) error {
+	for d.NextArg() {
+		if err := validatePattern(d.Val()); err != nil {
+			return d.Errf("block: %v", err)
+		}
+		r.Block = append(r.Block, d.Val())
+	}
+	return nil
+}
+
+// unmarshalSubdirective parses the subdirective at the cursor.
+func (r *Rules) unmarshalSubdirective(d *caddyfile.Dispenser, directive string) error {
+	sub := d.Val()
+	args := d.RemainingArgs()
+	needArgs := func() error {
+		if len(args) == 0 {
+			return d.Errf("%s: expected at least one argument", sub)
+		}
+		return nil
+	}
+	switch sub {
+	case "block", "allow":
+		if err := needArgs(); err != nil {
+			return err
+		}
+		for _, a := range args {
+			if err := validatePattern(a); err != nil {
+				return d.Errf("%s: %v", sub, err)
+			}
+		}
+		if sub == "block" {
+			r.Block = append(r.Block, args...)
+		} else {
+			r.Allow = append(r.Allow, args...)
+		}
+	case "block_regexp", "allow_regexp":
+		if err := needArgs(); err != nil {
+			return err
+		}
+		for _, a := range args {
+			if _, err := compileRegexp(a); err != nil {
+				return d.Errf("%s: %v", sub, err)
+			}
+		}
+		if sub == "block_regexp" {
+			r.BlockRegexp = append(r.BlockRegexp, args...)
+		} else {
+			r.AllowRegexp = append(r.AllowRegexp, args...)
+		}
+	case "preset":
+		if err := needArgs(); err != nil {
+			return err
+		}
+		for _, a := range args {
+			if _, ok := presets[a]; !ok {
+				return d.Errf("preset: unknown preset %q (known: %v)", a, presetNames())
+			}
+		}
+		r.Preset = append(r.Preset, args...)
+	case "list_file":
+		if err := needArgs(); err != nil {
+			return err
+		}
+		r.ListFile = append(r.ListFile, args...)
+	case "block_empty":
+		if len(args) != 0 {
+			return d.Errf("block_empty: takes no arguments")
+		}
+		r.BlockEmpty = true
+	case "reload_interval":
+		if len(args) != 1 {
+			return d.Errf("reload_interval: expected one duration")
+		}
+		dur, err := caddy.ParseDuration(args[0])
+		if err != nil || dur <= 0 {
+			return d.Errf("reload_interval: invalid duration %q", args[0])
+		}
+		r.ReloadInterval = caddy.Duration(dur)
+	default:
+		return d.Errf("%s: unrecognized subdirective %q", directive, sub)
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*MatchUserAgent)(nil)
+)
