@@ -93,8 +93,7 @@ func (lw *ListenerWrapper) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // filterParse remembers what cross-option checks need at the end of a block.
 type filterParse struct {
-	kinds              dbKind
-	countryAt, asnAt   string // "file:line" of the options needing a db
+	dbOptAt            string // "file:line" of the last option needing a db
 	rateOptAt, rateSet string
 }
 
@@ -120,14 +119,9 @@ func (f *Filter) unmarshalOption(d *caddyfile.Dispenser, st *filterParse) error 
 	}
 	switch opt {
 	case "db":
-		for _, path := range args {
-			kind, err := inspectDatabase(path)
-			if err != nil {
-				return d.Errf("db: %v", err)
-			}
-			st.kinds |= kind
-			f.DB = append(f.DB, path)
-		}
+		// The files are opened when the config is loaded (Provision), not
+		// here: adapting a Caddyfile must work where they do not exist yet.
+		f.DB = append(f.DB, args...)
 	case "block_countries", "allow_countries":
 		codes, err := normalizeCountries(args)
 		if err != nil {
@@ -144,7 +138,7 @@ func (f *Filter) unmarshalOption(d *caddyfile.Dispenser, st *filterParse) error 
 			}
 			f.AllowCountries = append(f.AllowCountries, codes...)
 		}
-		st.countryAt = position(d)
+		st.dbOptAt = position(d)
 	case "block_asn":
 		for _, a := range args {
 			n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(a), "AS"), 10, 32)
@@ -153,7 +147,7 @@ func (f *Filter) unmarshalOption(d *caddyfile.Dispenser, st *filterParse) error 
 			}
 			f.BlockASN = append(f.BlockASN, uint32(n))
 		}
-		st.asnAt = position(d)
+		st.dbOptAt = position(d)
 	case "block_ips":
 		for _, a := range args {
 			if _, err := parseIP(a); err != nil {
@@ -243,13 +237,11 @@ func (f *Filter) rateLimit() *RateLimit {
 }
 
 // finishCaddyfile runs the checks that span options, naming the line of
-// the option that cannot be satisfied.
+// the option that cannot be satisfied. Whether the db files hold the data
+// the options need is checked when the config is loaded.
 func (f *Filter) finishCaddyfile(d *caddyfile.Dispenser, st *filterParse) error {
-	if st.countryAt != "" && st.kinds&kindCountry == 0 {
-		return fmt.Errorf("block_countries/allow_countries need a db with country data, at %s", st.countryAt)
-	}
-	if st.asnAt != "" && st.kinds&kindASN == 0 {
-		return fmt.Errorf("block_asn needs a db with ASN data, at %s", st.asnAt)
+	if st.dbOptAt != "" && len(f.DB) == 0 {
+		return fmt.Errorf("block_countries, allow_countries and block_asn need a db, at %s", st.dbOptAt)
 	}
 	if st.rateOptAt != "" && st.rateSet == "" {
 		return fmt.Errorf("rate_limit_* options need rate_limit, at %s", st.rateOptAt)
@@ -320,10 +312,8 @@ func isGeoKeyword(s string) bool {
 func (m *MatchGeo) addValue(d *caddyfile.Dispenser, kw, val string) error {
 	switch kw {
 	case "db":
-		if _, err := inspectDatabase(val); err != nil {
-			return d.Errf("geo: db: %v", err)
-		}
-		m.DB = append(m.DB, val)
+		m.DB = append(m.DB, val) // opened at load time, like the handler's
+
 	case "country":
 		c, err := parseCountry(val)
 		if err != nil {

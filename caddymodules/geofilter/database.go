@@ -182,6 +182,10 @@ const sampleRecords = 2000
 func openVersion(path string) (*dbVersion, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
+		// The callers name the file; keep only what went wrong.
+		if pe, ok := err.(*os.PathError); ok {
+			return nil, nil, fmt.Errorf("cannot open: %w", pe.Err)
+		}
 		return nil, nil, err
 	}
 	defer f.Close()
@@ -190,7 +194,7 @@ func openVersion(path string) (*dbVersion, os.FileInfo, error) {
 		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, nil, fmt.Errorf("not a regular file")
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
@@ -198,7 +202,7 @@ func openVersion(path string) (*dbVersion, os.FileInfo, error) {
 	}
 	v, err := parseVersion(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
 	}
 	return v, fi, nil
 }
@@ -326,7 +330,7 @@ func acquireDatabase(path string) (*database, string, error) {
 		return d, nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("loading database %s: %w", path, err)
+		return nil, "", err
 	}
 	return val.(*database), key, nil
 }
@@ -396,14 +400,4 @@ func (d *database) check() {
 	d.fi = newFI
 	d.cur.Store(v)
 	d.log().Info("database reloaded", zap.String("type", v.dbType), zap.Stringer("data", v.kind))
-}
-
-// inspectDatabase loads path once to report what it holds; the Caddyfile
-// adapter uses it to reject options the database cannot serve.
-func inspectDatabase(path string) (dbKind, error) {
-	v, _, err := openVersion(path)
-	if err != nil {
-		return 0, err
-	}
-	return v.kind, nil
 }

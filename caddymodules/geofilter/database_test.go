@@ -1,6 +1,8 @@
 package geofilter
 
 import (
+	"github.com/metacircular/edge/internal/geoiptest"
+	"go.uber.org/zap"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -101,11 +103,12 @@ func TestBrokenDatabases(t *testing.T) {
 		"MaxMind-DB-test-broken-search-tree-24.mmdb",
 	} {
 		t.Run(file, func(t *testing.T) {
-			_, _, err := openVersion(filepath.Join(dir, file))
+			p := filepath.Join(dir, file)
+			err := loadError(p)
 			if err == nil {
 				t.Fatal("broken database accepted")
 			}
-			if !strings.Contains(err.Error(), file) {
+			if !strings.Contains(err.Error(), "db "+p+": ") {
 				t.Errorf("error does not name the file: %v", err)
 			}
 		})
@@ -125,12 +128,22 @@ func TestUnusableDatabases(t *testing.T) {
 	nodata := filepath.Join(dir, "nodata.mmdb")
 	writeDB(t, nodata, "Something-Else", nil)
 	for _, p := range []string{garbage, empty, nodata, filepath.Join(dir, "missing.mmdb"), dir} {
-		if _, err := inspectDatabase(p); err == nil {
+		if err := loadError(p); err == nil {
 			t.Errorf("%s accepted", p)
-		} else if !strings.Contains(err.Error(), p) {
+		} else if !strings.Contains(err.Error(), "db "+p+": ") {
 			t.Errorf("error does not name the file: %v", err)
 		}
 	}
+}
+
+// loadError provisions a filter using the database at path.
+func loadError(path string) error {
+	f := Filter{DB: []string{path}}
+	p, err := f.provision(zap.NewNop(), "", filterNames)
+	if err == nil {
+		p.cleanup()
+	}
+	return err
 }
 
 func TestCountryCodes(t *testing.T) {
@@ -162,7 +175,7 @@ func TestDatabaseWatch(t *testing.T) {
 	old := checkInterval.Swap(int64(20 * time.Millisecond))
 	defer checkInterval.Store(old)
 	path := filepath.Join(t.TempDir(), "watched.mmdb")
-	writeDB(t, path, "GeoLite2-Country", map[string]mmdbtype.Map{"1.0.0.0/8": maxmindCountry("CN")})
+	writeDB(t, path, "GeoLite2-Country", map[string]mmdbtype.Map{"1.0.0.0/8": geoiptest.Country("CN")})
 	db, key, err := acquireDatabase(path)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +187,7 @@ func TestDatabaseWatch(t *testing.T) {
 	}
 	releaseDatabase(key2)
 	ip := netip.MustParseAddr(ipCN)
-	writeDB(t, path, "GeoLite2-Country", map[string]mmdbtype.Map{"1.0.0.0/8": maxmindCountry("JP")})
+	writeDB(t, path, "GeoLite2-Country", map[string]mmdbtype.Map{"1.0.0.0/8": geoiptest.Country("JP")})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if c, _ := db.cur.Load().country(ip); c.String() == "JP" {

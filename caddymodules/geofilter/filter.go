@@ -14,8 +14,9 @@ import (
 // wrapper: which clients are refused and how often a client may come.
 type Filter struct {
 	// MaxMind DB files (.mmdb) to look clients up in. Several may be given,
-	// e.g. a country and an ASN database. Each file is watched and reloaded
-	// when it is replaced.
+	// e.g. a country and an ASN database. The files are opened when the
+	// config is loaded (not when a Caddyfile is adapted); each is watched
+	// and reloaded when it is replaced.
 	DB []string `json:"db,omitempty"`
 	// Clients located in these countries (ISO 3166-1 alpha-2) are blocked.
 	BlockCountries []string `json:"block_countries,omitempty"`
@@ -174,9 +175,32 @@ func prefixTable(addrs []string, parse func(string) (netip.Prefix, error)) (*bar
 	return t, nil
 }
 
-// provision compiles f. scope separates limiter state of handlers from that
-// of listener wrappers. On error, everything acquired is released.
-func (f *Filter) provision(logger *zap.Logger, scope string) (p *policy, err error) {
+// optionNames are the config names of the options that need a database, for
+// error messages: the handler's, or the geo matcher's.
+type optionNames struct {
+	db, blockCountries, allowCountries, blockASN string
+}
+
+var filterNames = optionNames{"db", "block_countries", "allow_countries", "block_asn"}
+
+// describeDBs says what each database is, for errors about missing data.
+func describeDBs(dbs []*database) string {
+	parts := make([]string, len(dbs))
+	for i, db := range dbs {
+		v := db.cur.Load()
+		typ := v.dbType
+		if typ == "" {
+			typ = "of no named type"
+		}
+		parts[i] = fmt.Sprintf("db %s is %s with %s data", db.path, typ, v.kind)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// provision compiles f, opening its database files. scope separates limiter
+// state of handlers from that of listener wrappers; names are used in
+// errors. On error, everything acquired is released.
+func (f *Filter) provision(logger *zap.Logger, scope string, names optionNames) (p *policy, err error) {
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
@@ -215,12 +239,14 @@ func (f *Filter) provision(logger *zap.Logger, scope string) (p *policy, err err
 	}
 
 	var kinds dbKind
+	dbs := make([]*database, 0, len(f.DB))
 	for _, path := range f.DB {
 		db, key, err := acquireDatabase(path)
 		if err != nil {
-			return p, err
+			return p, fmt.Errorf("%s %s: %w", names.db, path, err)
 		}
 		p.dbKeys = append(p.dbKeys, key)
+		dbs = append(dbs, db)
 		kind := db.cur.Load().kind
 		kinds |= kind
 		if kind&kindCountry != 0 {
@@ -230,11 +256,15 @@ func (f *Filter) provision(logger *zap.Logger, scope string) (p *policy, err err
 			p.asnDBs = append(p.asnDBs, db)
 		}
 	}
+	countryOpt := names.blockCountries
+	if p.allowMode {
+		countryOpt = names.allowCountries
+	}
 	if p.useCountry && kinds&kindCountry == 0 {
-		return p, fmt.Errorf("block_countries/allow_countries: no db holds country data")
+		return p, fmt.Errorf("%s: no configured db has country data (%s)", countryOpt, describeDBs(dbs))
 	}
 	if len(f.BlockASN) > 0 && kinds&kindASN == 0 {
-		return p, fmt.Errorf("block_asn: no db holds ASN data")
+		return p, fmt.Errorf("%s: no configured db has ASN data (%s)", names.blockASN, describeDBs(dbs))
 	}
 
 	if f.RateLimit != nil {

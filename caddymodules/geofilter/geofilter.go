@@ -59,9 +59,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.validateStatus(); err != nil {
 		return err
 	}
-	p, err := h.Filter.provision(h.logger, "http")
+	p, err := h.Filter.provision(h.logger, "http", filterNames)
 	if err != nil {
-		return err
+		return fmt.Errorf("geofilter: %w", err)
 	}
 	h.policy = p
 	h.blocked, err = registerCounter(ctx, newBlockedRequests())

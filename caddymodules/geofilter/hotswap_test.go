@@ -2,6 +2,7 @@ package geofilter
 
 import (
 	"fmt"
+	"github.com/metacircular/edge/internal/geoiptest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,17 +42,17 @@ func TestHotSwap(t *testing.T) {
 	path := filepath.Join(dir, "GeoLite2-Country.mmdb")
 	// A and B differ in layout and content but agree on the tested clients.
 	dbA := buildDB(t, "GeoLite2-Country", map[string]mmdbtype.Map{
-		"127.0.0.0/8": maxmindCountry("CN"), "::1/128": maxmindCountry("CN"),
-		"1.0.0.0/8": maxmindCountry("CN"), "2.0.0.0/8": maxmindCountry("US"),
+		"127.0.0.0/8": geoiptest.Country("CN"), "::1/128": geoiptest.Country("CN"),
+		"1.0.0.0/8": geoiptest.Country("CN"), "2.0.0.0/8": geoiptest.Country("US"),
 	})
 	dbB := buildDB(t, "ip-location-db", map[string]mmdbtype.Map{
-		"127.0.0.0/8": flatCountry("CN"), "::1/128": flatCountry("CN"),
-		"1.2.0.0/16": flatCountry("CN"), "2.0.0.0/8": flatCountry("US"),
-		"4.0.0.0/8": flatCountry("JP"),
+		"127.0.0.0/8": geoiptest.FlatCountry("CN"), "::1/128": geoiptest.FlatCountry("CN"),
+		"1.2.0.0/16": geoiptest.FlatCountry("CN"), "2.0.0.0/8": geoiptest.FlatCountry("US"),
+		"4.0.0.0/8": geoiptest.FlatCountry("JP"),
 	})
 	// C moves loopback and drops 1.0.0.0/8.
 	dbC := buildDB(t, "GeoLite2-Country", map[string]mmdbtype.Map{
-		"127.0.0.0/8": maxmindCountry("US"), "::1/128": maxmindCountry("US"),
+		"127.0.0.0/8": geoiptest.Country("US"), "::1/128": geoiptest.Country("US"),
 	})
 	replaceFile(t, path, dbA)
 

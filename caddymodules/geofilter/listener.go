@@ -1,6 +1,7 @@
 package geofilter
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 
@@ -40,9 +41,9 @@ func (ListenerWrapper) CaddyModule() caddy.ModuleInfo {
 // Provision loads the databases and builds the lookup tables.
 func (lw *ListenerWrapper) Provision(ctx caddy.Context) error {
 	lw.logger = ctx.Logger()
-	p, err := lw.Filter.provision(lw.logger, "listener")
+	p, err := lw.Filter.provision(lw.logger, "listener", filterNames)
 	if err != nil {
-		return err
+		return fmt.Errorf("geofilter: %w", err)
 	}
 	lw.policy = p
 	lw.closed, err = registerCounter(ctx, newClosedConnections())

@@ -74,7 +74,7 @@ func (m *MatchGeo) Provision(ctx caddy.Context) error {
 	// The matcher reuses the policy machinery with its sets meaning
 	// "matches" instead of "blocked".
 	f := Filter{DB: m.DB, BlockCountries: m.Countries, BlockASN: m.ASN}
-	p, err := f.provision(logger, "")
+	p, err := f.provision(logger, "", optionNames{"db", "country", "country", "asn"})
 	if err != nil {
 		return fmt.Errorf("geo: %w", err)
 	}

@@ -79,7 +79,6 @@ func TestGeoMatcherCaddyfileErrors(t *testing.T) {
 		{"geo asn x", `invalid AS number "x"`},
 		{"geo cidr 10.0.0.0/99", `invalid CIDR "10.0.0.0/99"`},
 		{"geo US", `expected db, country, asn or cidr, got "US"`},
-		{"geo db /nonexistent.mmdb country US", "/nonexistent.mmdb"},
 		{"geo {\n\t\tcontinent EU\n\t}", `unrecognized subdirective "continent"`},
 	} {
 		out, ok := adapt(t, ":8080 {\n\t@m "+c.matcher+"\n\trespond @m 403\n}\n")

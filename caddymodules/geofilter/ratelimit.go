@@ -2,8 +2,11 @@ package geofilter
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,7 +15,10 @@ import (
 // RateLimit limits how often one client may be served.
 type RateLimit struct {
 	// Requests allowed per window for one client (or connections, in the
-	// listener wrapper). Up to this many may arrive in a burst.
+	// listener wrapper). The count over the last window is estimated from
+	// the current and the previous fixed window (a sliding-window counter):
+	// the (requests+1)th request inside one fixed window, or within
+	// window/requests of the first, is refused.
 	Requests int `json:"requests,omitempty"`
 	// Length of the window.
 	Window caddy.Duration `json:"window,omitempty"`
@@ -48,6 +54,9 @@ func (rl *RateLimit) validate() error {
 	if rl.Window <= 0 {
 		return fmt.Errorf("rate_limit: window must be positive, got %s", time.Duration(rl.Window))
 	}
+	if rl.Requests > math.MaxUint32 {
+		return fmt.Errorf("rate_limit: at most %d requests per window, got %d", uint32(math.MaxUint32), rl.Requests)
+	}
 	if time.Duration(rl.Window)/time.Duration(rl.Requests) <= 0 {
 		return fmt.Errorf("rate_limit: %d requests per %s is too fine-grained", rl.Requests, time.Duration(rl.Window))
 	}
@@ -70,13 +79,26 @@ func (rl *RateLimit) poolKey(scope string) string {
 // limiterPool keeps limiter state across config reloads.
 var limiterPool = caddy.NewUsagePool()
 
-// limiter is a sharded GCRA (generic cell rate algorithm) limiter: each
-// client costs one key and one int64 "theoretical arrival time", so memory
-// per client is constant. A request is allowed when the client's TAT,
-// advanced by one emission interval, stays within one window of now.
+// limiter is a sharded sliding-window counter, as Cloudflare describes it:
+// time is cut into fixed windows, each client keeps the count of the
+// current and the previous window, and a request is allowed while
+//
+//	prev*(window-elapsed)/window + curr + 1 <= requests
+//
+// i.e. the previous window's count is weighted by the part of it that still
+// lies within one window of now. This is an estimate that assumes the
+// previous window's requests were spread evenly: any requests+1 requests
+// within window/requests of each other always meet a refusal, as does the
+// (requests+1)th inside one fixed window, but a client that packs its
+// requests at the end of one window and spreads more over the next can get
+// up to about twice the limit through in one window's time. An exact
+// sliding log would cost memory per request; this costs one key, one window
+// number and two counters per client (O(1)). Refused requests are not
+// counted, so a client that keeps knocking is not pushed further back.
 type limiter struct {
-	interval int64 // window / requests, in ns
-	window   int64 // ns
+	limit    uint64       // requests per window
+	window   int64        // ns
+	lastWin  atomic.Int64 // number of the window last seen, to skip a division
 	v6bits   int
 	epoch    time.Time
 	shards   []limiterShard
@@ -92,9 +114,31 @@ type limiterShard struct {
 	_     [64]byte // keep hot shard headers off each other's cache lines
 }
 
+// limiterSlot is one client's state: 28 bytes.
 type limiterSlot struct {
 	key clientKey
-	tat int64
+	// Number of the window curr counts (ns since epoch / window), modulo
+	// 2^32: a client idle for exactly 2^32 windows would find its old counts
+	// again, which is harmless and, for windows of a millisecond or more,
+	// takes over 49 days.
+	win  uint32
+	curr uint32 // requests allowed in window win
+	prev uint32 // requests allowed in window win-1
+}
+
+// idle returns how many windows ago the slot last counted, given window n.
+func (s *limiterSlot) idle(n uint32) uint32 { return n - s.win }
+
+// roll moves the slot to window n, shifting or clearing its counts.
+func (s *limiterSlot) roll(n uint32) {
+	switch s.idle(n) {
+	case 0:
+	case 1:
+		s.prev, s.curr = s.curr, 0
+	default:
+		s.prev, s.curr = 0, 0
+	}
+	s.win = n
 }
 
 // clientKey is an IPv4 address or an IPv6 network, as 16 bytes.
@@ -121,7 +165,7 @@ func newLimiter(rl RateLimit) *limiter {
 		n *= 2
 	}
 	l := &limiter{
-		interval: int64(rl.Window) / int64(rl.Requests),
+		limit:    uint64(rl.Requests),
 		window:   int64(rl.Window),
 		v6bits:   rl.IPv6Prefix,
 		epoch:    time.Now(),
@@ -168,47 +212,105 @@ func (l *limiter) allow(ip netip.Addr) (bool, time.Duration) {
 	return l.allowAt(l.key(ip), l.now())
 }
 
+// windowAt returns the number of the window holding now and how far into
+// it now is. Requests come in time order, nearly always in the window seen
+// last, so the (slow) division is only done when the window changes.
+func (l *limiter) windowAt(now int64) (uint32, int64) {
+	n := l.lastWin.Load()
+	elapsed := now - n*l.window
+	if elapsed < 0 || elapsed >= l.window {
+		n = now / l.window
+		elapsed = now - n*l.window
+		l.lastWin.Store(n)
+	}
+	return uint32(n), elapsed
+}
+
 func (l *limiter) allowAt(k clientKey, now int64) (bool, time.Duration) {
+	n, elapsed := l.windowAt(now)
 	s := &l.shards[k.hash()&l.mask]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i, ok := s.index[k]; ok {
 		slot := &s.slots[i]
-		tat := max(slot.tat, now) + l.interval
-		if tat-now > l.window {
-			return false, time.Duration(tat - l.window - now)
+		slot.roll(n)
+		if !l.fits(uint64(slot.prev), uint64(slot.curr)+1, elapsed) {
+			return false, l.wait(uint64(slot.prev), uint64(slot.curr), elapsed)
 		}
-		slot.tat = tat
+		slot.curr++
 		return true, 0
 	}
-	s.insert(k, now+l.interval, now, l.perShard)
+	s.insert(limiterSlot{key: k, win: n, curr: 1}, n, l.perShard)
 	return true, 0
 }
 
-// insert adds a client, evicting when the shard is at its cap. An expired
-// client (TAT in the past) behaves exactly like an absent one, so those are
-// reused first; otherwise the slot under the clock hand, the oldest
-// admission, is evicted.
-func (s *limiterShard) insert(k clientKey, tat, now int64, capacity int) {
+// fits reports whether prev*(window-elapsed)/window + curr <= limit, in
+// exact 128-bit arithmetic (the products of counts and nanoseconds overflow
+// 64 bits for long windows).
+func (l *limiter) fits(prev, curr uint64, elapsed int64) bool {
+	w := uint64(l.window)
+	ph, pl := bits.Mul64(prev, w-uint64(elapsed))
+	ch, cl := bits.Mul64(curr, w)
+	lo, carry := bits.Add64(pl, cl, 0)
+	hi, _ := bits.Add64(ph, ch, carry)
+	mh, ml := bits.Mul64(l.limit, w)
+	return hi < mh || hi == mh && lo <= ml
+}
+
+// wait returns how long a refused client has to wait until one more request
+// fits: later in this window, as the previous window's weight fades, or in
+// the next one, where curr becomes the weighted count. The result is exact
+// to the nanosecond, so a client that waits as told is allowed.
+func (l *limiter) wait(prev, curr uint64, elapsed int64) time.Duration {
+	if curr < l.limit && prev > 0 {
+		// prev*(window-e) <= (limit-curr-1)*window
+		if e := l.window - mulDiv(l.limit-curr-1, l.window, prev); e < l.window {
+			return time.Duration(max(e-elapsed, 1))
+		}
+	}
+	// Next window: curr*(window-e) <= (limit-1)*window, e in [0, window]
+	// (e = window: the start of the window after it).
+	e := int64(0)
+	if curr > 0 {
+		e = max(l.window-mulDiv(l.limit-1, l.window, curr), 0)
+	}
+	return time.Duration(l.window - elapsed + e)
+}
+
+// mulDiv returns min(a*b/c, b) for c > 0, without overflow.
+func mulDiv(a uint64, b int64, c uint64) int64 {
+	hi, lo := bits.Mul64(a, uint64(b))
+	if hi >= c {
+		return b
+	}
+	q, _ := bits.Div64(hi, lo, c)
+	return int64(min(q, uint64(b)))
+}
+
+// insert adds a client, evicting when the shard is at its cap. A client
+// whose counts lie two or more windows back behaves exactly like an absent
+// one, so those are reused first; otherwise the slot under the clock hand,
+// the oldest admission, is evicted.
+func (s *limiterShard) insert(slot limiterSlot, n uint32, capacity int) {
 	if capacity <= 0 {
 		return
 	}
 	if len(s.slots) < capacity {
-		s.index[k] = uint32(len(s.slots))
-		s.slots = append(s.slots, limiterSlot{key: k, tat: tat})
+		s.index[slot.key] = uint32(len(s.slots))
+		s.slots = append(s.slots, slot)
 		return
 	}
 	victim := s.hand
 	for i := range evictProbe {
 		j := (s.hand + i) % len(s.slots)
-		if s.slots[j].tat <= now {
+		if s.slots[j].idle(n) >= 2 {
 			victim = j
 			break
 		}
 	}
 	delete(s.index, s.slots[victim].key)
-	s.slots[victim] = limiterSlot{key: k, tat: tat}
-	s.index[k] = uint32(victim)
+	s.slots[victim] = slot
+	s.index[slot.key] = uint32(victim)
 	s.hand = (victim + 1) % len(s.slots)
 }
 

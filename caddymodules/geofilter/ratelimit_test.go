@@ -2,10 +2,12 @@ package geofilter
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -16,48 +18,154 @@ func testLimiter(requests int, window time.Duration, maxClients int) *limiter {
 	return newLimiter(rl)
 }
 
-func TestLimiterGCRA(t *testing.T) {
-	l := testLimiter(5, 10*time.Second, 0)
+// TestLimiterWindow checks the contract: at most requests per window, the
+// next one refused, however the allowed ones are spread inside the window.
+func TestLimiterWindow(t *testing.T) {
+	const sec = int64(time.Second)
+	l := testLimiter(20, 10*time.Second, 0)
 	k := l.key(netip.MustParseAddr("192.0.2.1"))
-	sec := int64(time.Second)
-	now := 100 * sec
-	// A full burst is allowed, the next request is not.
-	for i := range 5 {
-		if ok, _ := l.allowAt(k, now); !ok {
+	start := 100 * 10 * sec // a window boundary
+	// 20 requests spread over 9 of the window's 10 seconds pass.
+	for i := range int64(20) {
+		if ok, _ := l.allowAt(k, start+i*9*sec/19); !ok {
 			t.Fatalf("request %d refused", i)
 		}
 	}
-	ok, wait := l.allowAt(k, now)
+	ok, wait := l.allowAt(k, start+9500*int64(time.Millisecond))
 	if ok {
-		t.Fatal("request over the burst allowed")
+		t.Fatal("21st request inside the window allowed")
 	}
-	// One request is earned back every window/requests = 2s.
-	if wait != 2*time.Second {
-		t.Fatalf("retry after %s, want 2s", wait)
+	// In the next window the 20 count for (10-e)/10; one more fits once
+	// 20*(10-e)/10 + 1 <= 20, at e = 0.5s, which is 1s from 9.5s.
+	if wait != time.Second {
+		t.Fatalf("retry after %s, want 1s", wait)
 	}
-	if ok, _ := l.allowAt(k, now+2*sec-1); ok {
+	// Refused requests are not counted.
+	for range 10 {
+		l.allowAt(k, start+9999*int64(time.Millisecond))
+	}
+	next := start + 10*sec
+	if ok, _ := l.allowAt(k, next+sec/2-1); ok {
 		t.Fatal("allowed before retry-after elapsed")
 	}
-	if ok, _ := l.allowAt(k, now+2*sec); !ok {
-		t.Fatal("refused after retry-after elapsed")
+	// Other clients are unaffected.
+	if ok, _ := l.allowAt(l.key(netip.MustParseAddr("192.0.2.3")), start+9*sec); !ok {
+		t.Fatal("unrelated client refused")
 	}
-	// Refused requests do not push the client further back.
-	for range 10 {
-		l.allowAt(k, now+2*sec)
+}
+
+// TestLimiterRecovery checks that the allowance comes back during the next
+// window as the weighted estimate predicts: with 20 counted in the previous
+// window, floor(20*e/10s) requests fit by elapsed time e, and each refusal's
+// wait is exact.
+func TestLimiterRecovery(t *testing.T) {
+	const sec = int64(time.Second)
+	l := testLimiter(20, 10*time.Second, 0)
+	k := l.key(netip.MustParseAddr("192.0.2.1"))
+	start := 50 * 10 * sec
+	for range 20 {
+		if ok, _ := l.allowAt(k, start); !ok {
+			t.Fatal("burst refused")
+		}
 	}
-	if ok, _ := l.allowAt(k, now+4*sec); !ok {
-		t.Fatal("refused requests were charged")
+	next := start + 10*sec
+	allowed := int64(0)
+	for e := int64(0); e < 10*sec; e += sec / 8 {
+		// Greedy client: as many as fit at this instant.
+		for {
+			ok, wait := l.allowAt(k, next+e)
+			if !ok {
+				if wait <= 0 {
+					t.Fatalf("at %s: refused with wait %s", time.Duration(e), wait)
+				}
+				// One nanosecond early is refused, on time is allowed.
+				probe := testLimiter(20, 10*time.Second, 0)
+				replay(t, probe, k, start, next, allowed, e)
+				if ok, _ := probe.allowAt(k, next+e+int64(wait)-1); ok {
+					t.Fatalf("at %s: allowed before the %s wait", time.Duration(e), wait)
+				}
+				if ok, _ := probe.allowAt(k, next+e+int64(wait)); !ok {
+					t.Fatalf("at %s: refused after the %s wait", time.Duration(e), wait)
+				}
+				break
+			}
+			allowed++
+		}
+		if want := 20 * e / (10 * sec); allowed != want {
+			t.Fatalf("at %s into the window: %d allowed, want %d", time.Duration(e), allowed, want)
+		}
 	}
-	// Steady traffic at the limit is allowed indefinitely.
-	k2 := l.key(netip.MustParseAddr("192.0.2.2"))
-	for i := range int64(100) {
-		if ok, _ := l.allowAt(k2, now+i*2*sec); !ok {
+	// Two windows later everything is forgotten.
+	for i := range 20 {
+		if ok, _ := l.allowAt(k, next+20*sec+int64(i)); !ok {
+			t.Fatalf("request %d refused after two quiet windows", i)
+		}
+	}
+}
+
+// replay puts l in the state TestLimiterRecovery's limiter is in: a burst of
+// 20 at start and n requests in the next window by elapsed time e.
+func replay(t *testing.T, l *limiter, k clientKey, start, next, n, e int64) {
+	t.Helper()
+	for range 20 {
+		l.allowAt(k, start)
+	}
+	for range n {
+		if ok, _ := l.allowAt(k, next+e); !ok {
+			t.Fatal("replay refused")
+		}
+	}
+}
+
+// TestLimiterShortBurst sends 21 requests over 0.7s at many phases of the
+// window, including across a window boundary: the 21st is always refused.
+func TestLimiterShortBurst(t *testing.T) {
+	const window = 10 * time.Second
+	for phase := range int64(200) {
+		l := testLimiter(20, window, 0)
+		k := l.key(netip.MustParseAddr("198.51.100.1"))
+		t0 := 30*int64(window) + phase*int64(window)/200
+		allowed := 0
+		for i := range int64(21) {
+			if ok, _ := l.allowAt(k, t0+i*int64(700*time.Millisecond)/20); ok {
+				allowed++
+			}
+		}
+		if allowed != 20 {
+			t.Fatalf("phase %d/200: %d of 21 allowed", phase, allowed)
+		}
+	}
+}
+
+// TestLimiterSteady checks that a client spacing its requests evenly just
+// under the limit is never refused.
+func TestLimiterSteady(t *testing.T) {
+	l := testLimiter(20, 10*time.Second, 0)
+	k := l.key(netip.MustParseAddr("192.0.2.2"))
+	gap := int64(10*time.Second) / 19
+	for i := range int64(500) {
+		if ok, _ := l.allowAt(k, 12345+i*gap); !ok {
 			t.Fatalf("steady request %d refused", i)
 		}
 	}
-	// Other clients are unaffected.
-	if ok, _ := l.allowAt(l.key(netip.MustParseAddr("192.0.2.3")), now); !ok {
-		t.Fatal("unrelated client refused")
+}
+
+func TestLimiterWaitLongWindow(t *testing.T) {
+	// Counts times nanoseconds overflow 64 bits here.
+	l := testLimiter(1<<31, 24*time.Hour, 0)
+	k := l.key(netip.MustParseAddr("192.0.2.9"))
+	if !l.fits(1<<31, 1, int64(time.Hour)) || l.fits(1<<31, 1<<31, 1) {
+		t.Fatal("128-bit comparison wrong")
+	}
+	if ok, _ := l.allowAt(k, 0); !ok {
+		t.Fatal("first request refused")
+	}
+	l1 := testLimiter(1, time.Hour, 0)
+	l1.allowAt(k, 0)
+	// Limit 1, used at the start: the next fits at the start of the window
+	// after the next one.
+	if ok, wait := l1.allowAt(k, int64(time.Minute)); ok || wait != 119*time.Minute {
+		t.Fatalf("got %v, retry after %s; want refused, 1h59m", ok, wait)
 	}
 }
 
@@ -81,6 +189,16 @@ func TestLimiterKeys(t *testing.T) {
 			t.Errorf("%s and %s counted together", p[0], p[1])
 		}
 	}
+	// A /64 shares one allowance.
+	for i, s := range []string{"2001:db8:7:1::1", "2001:db8:7:1:aaaa::2"} {
+		ok, _ := l.allow(netip.MustParseAddr(s))
+		if ok != (i == 0) {
+			t.Fatalf("%s: allowed %v", s, ok)
+		}
+	}
+	if ok, _ := l.allow(netip.MustParseAddr("2001:db8:7:2::1")); !ok {
+		t.Fatal("neighbouring /64 refused")
+	}
 	l128 := testLimiter(1, time.Minute, 0)
 	l128.v6bits = 128
 	if l128.key(netip.MustParseAddr("2001:db8::1")) == l128.key(netip.MustParseAddr("2001:db8::2")) {
@@ -89,6 +207,9 @@ func TestLimiterKeys(t *testing.T) {
 }
 
 func TestLimiterCap(t *testing.T) {
+	if n := unsafe.Sizeof(limiterSlot{}); n != 28 {
+		t.Errorf("limiterSlot is %d bytes, want 28", n)
+	}
 	const maxClients = 1000
 	l := testLimiter(1, time.Hour, maxClients)
 	now := int64(time.Hour)
@@ -118,7 +239,7 @@ func TestLimiterCap(t *testing.T) {
 	}
 	var fresh clientKey
 	fresh[0] = 1
-	l.allowAt(fresh, int64(2*time.Second))
+	l.allowAt(fresh, int64(2*time.Second)) // two windows later
 	if n := l.clients(); n != 4 {
 		t.Fatalf("%d clients tracked, want 4", n)
 	}
@@ -153,9 +274,9 @@ func TestLimiterConcurrent(t *testing.T) {
 	for range 4 {
 		total += <-done
 	}
-	// 12 clients with a burst of 100 each; the run is far shorter than a
-	// minute, so at most a few extra requests are earned back.
-	if total < 1200 || total > 1300 {
+	// 12 clients with 100 each; the run is far shorter than the first
+	// one-minute window, so no more is earned back.
+	if total != 1200 {
 		t.Fatalf("%d requests allowed, want about 1200", total)
 	}
 }
@@ -196,8 +317,21 @@ func BenchmarkLimiterMillionClients(b *testing.B) {
 	}
 }
 
+// BenchmarkLimiterAllow measures an allowed request (the limit is never
+// reached) and BenchmarkLimiterRefused a refused one, Retry-After included.
 func BenchmarkLimiterAllow(b *testing.B) {
-	l := testLimiter(1000000, time.Second, 0)
+	l := testLimiter(math.MaxUint32, time.Second, 0)
+	ip := netip.MustParseAddr("192.0.2.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := l.allow(ip); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
+
+func BenchmarkLimiterRefused(b *testing.B) {
+	l := testLimiter(20, time.Hour, 0)
 	ip := netip.MustParseAddr("192.0.2.1")
 	b.ReportAllocs()
 	for b.Loop() {

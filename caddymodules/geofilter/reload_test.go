@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,7 +52,7 @@ func TestErrorsAndMetrics(t *testing.T) {
 	}
 	get(t, tc, ipUS)
 	r = get(t, tc, ipUS)
-	if r.status != 429 || !strings.HasPrefix(r.body, "refused 429") || r.header.Get("Retry-After") != "3600" {
+	if r.status != 429 || !strings.HasPrefix(r.body, "refused 429") || r.header.Get("Retry-After") != "7200" {
 		t.Errorf("limited: %d %q Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
 	}
 
@@ -86,13 +87,16 @@ func TestLoadErrors(t *testing.T) {
 		{"both country lists", `"db": ` + jsonList(dbs.country) + `, "block_countries": ["CN"], "allow_countries": ["US"]`, "mutually exclusive"},
 		{"bad country", `"db": ` + jsonList(dbs.country) + `, "block_countries": ["China"]`, `invalid country code "China"`},
 		{"countries without db", `"block_countries": ["CN"]`, "need a db"},
-		{"asn without asn db", `"db": ` + jsonList(dbs.country) + `, "block_asn": [64496]`, "no db holds ASN data"},
+		{"asn without asn db", `"db": ` + jsonList(dbs.country) + `, "block_asn": [64496]`,
+			"geofilter: block_asn: no configured db has ASN data (db " + dbs.country + " is GeoLite2-Country with country data)"},
+		{"countries with asn dbs only", `"db": ` + jsonList(dbs.asn, dbs.untypedASN) + `, "allow_countries": ["US"]`,
+			"geofilter: allow_countries: no configured db has country data (db " + dbs.asn + " is GeoLite2-ASN with asn data, db " + dbs.untypedASN + " is ip-location-db with asn data)"},
 		{"bad ip", `"block_ips": ["1.2.3"]`, `invalid IP address "1.2.3"`},
 		{"bad cidr", `"block_cidrs": ["1.2.3.0/40"]`, `invalid CIDR "1.2.3.0/40"`},
 		{"bad status", `"block_ips": ["1.2.3.4"], "status": 302`, "want a 4xx or 5xx code"},
 		{"bad unknown_country", `"unknown_country": "deny"`, "want allow or block"},
 		{"bad rate", `"rate_limit": {"requests": 0, "window": "1s"}`, "requests must be positive"},
-		{"missing db", `"db": ["/nonexistent/x.mmdb"]`, "/nonexistent/x.mmdb"},
+		{"missing db", `"db": ["/nonexistent/x.mmdb"]`, "geofilter: db /nonexistent/x.mmdb: cannot open: no such file or directory"},
 	}
 	if dir := sharedDataDir(); dir != "" {
 		for _, f := range []string{
@@ -102,7 +106,7 @@ func TestLoadErrors(t *testing.T) {
 			"MaxMind-DB-test-broken-search-tree-24.mmdb",
 		} {
 			cases = append(cases, struct{ name, handler, want string }{
-				f, `"db": ` + jsonList(dir+"/"+f) + `, "block_countries": ["CN"]`, f,
+				f, `"db": ` + jsonList(dir+"/"+f) + `, "block_countries": ["CN"]`, "geofilter: db " + dir + "/" + f + ": ",
 			})
 		}
 	} else {
@@ -122,6 +126,28 @@ func TestLoadErrors(t *testing.T) {
 	t.Run("caddyfile names file and line", func(t *testing.T) {
 		status, body := loadConfig(t, siteCaddyfile("\t\tblock_ips 203.0.113.7\n\t\tblock_countries XYZ"), "caddyfile")
 		if status == http.StatusOK || !strings.Contains(body, `invalid country code "XYZ"`) || !strings.Contains(body, "Caddyfile:14") {
+			t.Errorf("got %d %s", status, body)
+		}
+	})
+	// A Caddyfile naming a missing db adapts, and loading it names the file.
+	t.Run("caddyfile missing db", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "GeoLite2-Country.mmdb")
+		status, body := loadConfig(t, siteCaddyfile("\t\tdb "+missing+"\n\t\tblock_countries CN"), "caddyfile")
+		if status == http.StatusOK || !strings.Contains(body, "geofilter: db "+missing+": cannot open") {
+			t.Errorf("got %d %s", status, body)
+		}
+	})
+	t.Run("caddyfile asn without asn db", func(t *testing.T) {
+		status, body := loadConfig(t, siteCaddyfile("\t\tdb "+dbs.country+"\n\t\tblock_asn 64496"), "caddyfile")
+		if status == http.StatusOK || !strings.Contains(body, "geofilter: block_asn: no configured db has ASN data (db "+dbs.country+" is GeoLite2-Country") {
+			t.Errorf("got %d %s", status, body)
+		}
+	})
+	t.Run("caddyfile geo matcher missing db", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "GeoLite2-ASN.mmdb")
+		cfg := globalOptions + fmt.Sprintf(":%d {\n\t@m geo db %s asn 64496\n\trespond @m 403\n}\n", httpPort, missing)
+		status, body := loadConfig(t, cfg, "caddyfile")
+		if status == http.StatusOK || !strings.Contains(body, "geo: db "+missing+": cannot open") {
 			t.Errorf("got %d %s", status, body)
 		}
 	})

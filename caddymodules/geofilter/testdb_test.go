@@ -1,84 +1,50 @@
 package geofilter
 
 import (
-	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/metacircular/edge/internal/geoiptest"
 )
 
-// Record layouts as the real databases write them.
-
-func maxmindCountry(cc string) mmdbtype.Map {
-	return mmdbtype.Map{
-		"continent": mmdbtype.Map{"code": mmdbtype.String("XX")},
-		"country": mmdbtype.Map{
-			"iso_code":   mmdbtype.String(cc),
-			"geoname_id": mmdbtype.Uint32(1),
-			"names":      mmdbtype.Map{"en": mmdbtype.String("Somewhere")},
-		},
-	}
-}
-
+// maxmindRegistered is a MaxMind record with only the registered country,
+// as for networks whose users' location is unknown.
 func maxmindRegistered(cc string) mmdbtype.Map {
 	return mmdbtype.Map{
 		"registered_country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)},
 	}
 }
 
-func flatCountry(cc string) mmdbtype.Map {
-	return mmdbtype.Map{"country_code": mmdbtype.String(cc)}
-}
+func asnRecord(n uint32) mmdbtype.Map { return geoiptest.ASN(n, "Example AS") }
 
-func asnRecord(n uint32) mmdbtype.Map {
-	return mmdbtype.Map{
-		"autonomous_system_number":       mmdbtype.Uint32(n),
-		"autonomous_system_organization": mmdbtype.String("Example AS"),
+func cityRecord(cc string) mmdbtype.Map { return geoiptest.City(cc, "Somewhere") }
+
+// writeDB writes an mmdb to path, atomically. ip-location-db databases are
+// written without a description, as that producer does.
+func writeDB(t testing.TB, path, dbType string, nets map[string]mmdbtype.Map) {
+	t.Helper()
+	opts := geoiptest.Options(dbType)
+	if dbType == "ip-location-db" {
+		opts.Description = nil
+	}
+	if err := geoiptest.WriteWith(path, opts, nets); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// buildDB returns an mmdb holding nets.
+// buildDB returns an mmdb holding nets, for tests that write it many times.
 func buildDB(t testing.TB, dbType string, nets map[string]mmdbtype.Map) []byte {
 	t.Helper()
-	desc := map[string]string{"en": "geofilter test data"}
-	if dbType == "ip-location-db" {
-		desc = nil // that producer writes none
-	}
-	w, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            dbType,
-		Description:             desc,
-		IncludeReservedNetworks: true,
-		IPVersion:               6,
-		RecordSize:              24,
-	})
+	path := filepath.Join(t.TempDir(), "build.mmdb")
+	writeDB(t, path, dbType, nets)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for cidr, rec := range nets {
-		_, n, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Insert(n, rec); err != nil {
-			t.Fatalf("insert %s: %v", cidr, err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// writeDB writes an mmdb to path.
-func writeDB(t testing.TB, path, dbType string, nets map[string]mmdbtype.Map) {
-	t.Helper()
-	replaceFile(t, path, buildDB(t, dbType, nets))
+	return data
 }
 
 // replaceFile replaces path atomically (temp file + rename), as
@@ -150,10 +116,10 @@ func makeTestDBs(t testing.TB) testDBs {
 			"2001:db8:ff::/48": rec("JP"),
 		}
 	}
-	writeDB(t, dbs.country, "GeoLite2-Country", geo(maxmindCountry))
-	writeDB(t, dbs.city, "GeoIP2-City", geo(maxmindCountry))
-	flat := geo(flatCountry)
-	flat["3.0.0.0/8"] = flatCountry("DE")
+	writeDB(t, dbs.country, "GeoLite2-Country", geo(geoiptest.Country))
+	writeDB(t, dbs.city, "GeoIP2-City", geo(cityRecord))
+	flat := geo(geoiptest.FlatCountry)
+	flat["3.0.0.0/8"] = geoiptest.FlatCountry("DE")
 	writeDB(t, dbs.flat, "ip-location-db", flat)
 	asns := map[string]mmdbtype.Map{
 		"1.0.0.0/8":       asnRecord(64496),
@@ -162,7 +128,7 @@ func makeTestDBs(t testing.TB) testDBs {
 		"127.0.0.0/8":     asnRecord(64496),
 	}
 	writeDB(t, dbs.asn, "GeoLite2-ASN", asns)
-	writeDB(t, dbs.dbipCountry, "DBIP-Country-Lite", geo(maxmindCountry))
+	writeDB(t, dbs.dbipCountry, "DBIP-Country-Lite", geo(geoiptest.Country))
 	writeDB(t, dbs.dbipASN, "DBIP-ASN-Lite (compat=GeoLite2-ASN)", asns)
 	// No hint in the type: detected from the records.
 	writeDB(t, dbs.untypedASN, "ip-location-db", asns)

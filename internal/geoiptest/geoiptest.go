@@ -23,19 +23,57 @@ func Country(isoCode string) mmdbtype.Map {
 	}
 }
 
-// Write writes a database of the given type (e.g. "GeoLite2-Country")
-// mapping each CIDR to its record. It writes a temporary file and renames it
-// into place, as geoipupdate does, so a reader never sees half a file.
-// Reserved networks (loopback, documentation ranges) are allowed, since
-// tests use them.
-func Write(path, dbType string, nets map[string]mmdbtype.Map) error {
-	w, err := mmdbwriter.New(mmdbwriter.Options{
+// ASN is a record in the GeoLite2/GeoIP2 ASN layout (DB-IP's ASN lite
+// database uses the same).
+func ASN(number uint32, org string) mmdbtype.Map {
+	return mmdbtype.Map{
+		"autonomous_system_number":       mmdbtype.Uint32(number),
+		"autonomous_system_organization": mmdbtype.String(org),
+	}
+}
+
+// City is a record in the GeoLite2/GeoIP2 City layout: the Country record
+// plus the city's name.
+func City(isoCode, city string) mmdbtype.Map {
+	rec := Country(isoCode)
+	rec["city"] = mmdbtype.Map{
+		"geoname_id": mmdbtype.Uint32(2),
+		"names":      mmdbtype.Map{"en": mmdbtype.String(city)},
+	}
+	return rec
+}
+
+// FlatCountry is a record in the flat layout of ip-location-db's country
+// databases.
+func FlatCountry(isoCode string) mmdbtype.Map {
+	return mmdbtype.Map{"country_code": mmdbtype.String(isoCode)}
+}
+
+// Options returns the writer options Write uses for a database of the given
+// type. Reserved networks (loopback, documentation ranges) are allowed,
+// since tests use them.
+func Options(dbType string) mmdbwriter.Options {
+	return mmdbwriter.Options{
 		DatabaseType:            dbType,
 		Description:             map[string]string{"en": "edge test data"},
 		IncludeReservedNetworks: true,
 		IPVersion:               6,
 		RecordSize:              24,
-	})
+	}
+}
+
+// Write writes a database of the given type (e.g. "GeoLite2-Country")
+// mapping each CIDR to its record. It writes a temporary file and renames it
+// into place, as geoipupdate does, so a reader never sees half a file.
+// The writer options are those of Options.
+func Write(path, dbType string, nets map[string]mmdbtype.Map) error {
+	return WriteWith(path, Options(dbType), nets)
+}
+
+// WriteWith is Write with the given writer options, e.g. without a
+// description, as some producers write.
+func WriteWith(path string, opts mmdbwriter.Options, nets map[string]mmdbtype.Map) error {
+	w, err := mmdbwriter.New(opts)
 	if err != nil {
 		return err
 	}
