@@ -47,6 +47,7 @@ e2e: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./caddymodules/... ./corednsplugin/...
+	GO=$(GO) EDGE_BIN_DIR=$(CURDIR)/$(BIN) ./scripts/bench-dns.sh
 
 # run: both servers with the example configurations on high ports, all
 # state under _run/; Ctrl-C stops everything.

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# DNS benchmark of mcns against CoreDNS's file plugin, on the same data,
+# with dnsperf over loopback (issue 3). For each zone size it:
+#   1. generates a zone of N names (A, AAAA, CNAME, MX, TXT) and a query
+#      file mixing existing names, NXDOMAIN and NODATA (cmd/benchzone);
+#   2. seeds an mcns database from that zone (`mcns DB { seed FILE }`);
+#   3. starts bin/coredns with mcns only, then with file only, and reports
+#      the time from start to `ready` answering 200, mcns's rebuild seconds
+#      (coredns_mcns_rebuild_duration_seconds) and the process RSS;
+#   4. starts ONE bin/coredns with two server blocks for the same zone, one
+#      served by file and one by mcns, checks that both give the same
+#      answers, then runs dnsperf against them alternately (file, mcns,
+#      file, mcns) and prints QPS of each and the ratio mcns/file.
+# Usage: scripts/bench-dns.sh   (EDGE_BIN_DIR selects the binaries, default
+# ./bin; GO the go command; BENCH_DNS_SIZES and BENCH_DNS_SECONDS override
+# "1000 100000" and 10). Without dnsperf it prints why and exits 0.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=${EDGE_BIN_DIR:-$PWD/bin}
+coredns=$bin/coredns
+sizes=${BENCH_DNS_SIZES:-1000 100000}
+seconds=${BENCH_DNS_SECONDS:-10}
+zone=bench.test
+
+if ! command -v dnsperf >/dev/null 2>&1; then
+	echo "bench-dns: dnsperf is not installed; skipping the DNS benchmark (apt-get install dnsperf)"
+	exit 0
+fi
+for tool in curl awk; do
+	command -v "$tool" >/dev/null 2>&1 || { echo "bench-dns: $tool is required" >&2; exit 1; }
+done
+[ -x "$coredns" ] || { echo "bench-dns: $coredns not found; run make coredns or set EDGE_BIN_DIR" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-dns.XXXXXX")
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+"${GO:-go}" build -o "$work/benchzone" ./cmd/benchzone
+
+# start CONF: runs coredns on the Corefile CONF in the background; sets pid
+# and started (the start time in seconds, as a decimal).
+start() {
+	started=$EPOCHREALTIME
+	"$coredns" -conf "$1" >"$1.log" 2>&1 &
+	pid=$!
+}
+
+# wait_ready PORT: waits for the ready plugin on PORT to answer 200 and sets
+# ready_after to the seconds since start.
+wait_ready() {
+	local deadline=$((SECONDS + 300))
+	until curl -fso /dev/null "http://127.0.0.1:$1/ready"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "bench-dns: coredns exited; its log:" >&2
+			cat "$conf.log" >&2
+			exit 1
+		fi
+		if [ $SECONDS -gt $deadline ]; then
+			echo "bench-dns: coredns not ready after 300s" >&2
+			exit 1
+		fi
+		sleep 0.01
+	done
+	ready_after=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+}
+
+stop() {
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	pid=
+}
+
+# rss: the running coredns's resident and peak memory, in MiB.
+rss() {
+	awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { printf "RSS %.0f MiB (peak %.0f MiB)", r / 1024, h / 1024 }' "/proc/$pid/status"
+}
+
+# metric NAME PORT: a metric's value from the prometheus endpoint.
+metric() {
+	curl -fs "http://127.0.0.1:$2/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# qps PORT: one dnsperf run against PORT; prints its queries per second.
+qps() {
+	local out
+	out=$(dnsperf -s 127.0.0.1 -p "$1" -d "$queries" -l "$seconds" -c 4 2>&1) || {
+		echo "bench-dns: dnsperf failed: $out" >&2
+		exit 1
+	}
+	awk '/Queries lost:/ && $3 + 0 > 0 { print "bench-dns: warning: " $0 > "/dev/stderr" }
+		/Queries per second:/ { printf "%.0f", $4 }' <<<"$out"
+}
+
+read -r port_a port_b port_ready port_metrics < <("$work/benchzone" ports -n 4 | xargs)
+
+for n in $sizes; do
+	echo "== $n names"
+	zonefile=$work/$n.zone queries=$work/$n.queries db=$work/$n.db
+	"$work/benchzone" gen -n "$n" -zone "$zone." -zonefile "$zonefile" -queries "$queries"
+
+	conf=$work/$n-seed.Corefile
+	cat >"$conf" <<-EOF
+		$zone:$port_a {
+		    bind 127.0.0.1
+		    mcns $db {
+		        seed $zonefile
+		    }
+		    ready 127.0.0.1:$port_ready
+		}
+	EOF
+	start "$conf"
+	wait_ready "$port_ready"
+	echo "mcns seed + first load: ${ready_after}s"
+	stop
+
+	conf=$work/$n-mcns.Corefile
+	cat >"$conf" <<-EOF
+		$zone:$port_a {
+		    bind 127.0.0.1
+		    mcns $db
+		    ready 127.0.0.1:$port_ready
+		    prometheus 127.0.0.1:$port_metrics
+		}
+	EOF
+	start "$conf"
+	wait_ready "$port_ready"
+	sleep 1
+	echo "mcns only: start to ready ${ready_after}s, zone rebuild $(metric coredns_mcns_rebuild_duration_seconds_sum "$port_metrics")s, $(rss)"
+	stop
+
+	conf=$work/$n-file.Corefile
+	cat >"$conf" <<-EOF
+		$zone:$port_a {
+		    bind 127.0.0.1
+		    file $zonefile $zone
+		    ready 127.0.0.1:$port_ready
+		    prometheus 127.0.0.1:$port_metrics
+		}
+	EOF
+	start "$conf"
+	wait_ready "$port_ready"
+	sleep 1
+	echo "file only: start to ready ${ready_after}s, $(rss)"
+	stop
+
+	# One process, two blocks: the same load on the same runtime for both.
+	conf=$work/$n-both.Corefile
+	cat >"$conf" <<-EOF
+		$zone:$port_a {
+		    bind 127.0.0.1
+		    file $zonefile $zone
+		}
+		$zone:$port_b {
+		    bind 127.0.0.1
+		    mcns $db
+		    ready 127.0.0.1:$port_ready
+		}
+	EOF
+	start "$conf"
+	wait_ready "$port_ready"
+	echo -n "answers, file vs mcns: "
+	"$work/benchzone" compare -a "127.0.0.1:$port_a" -b "127.0.0.1:$port_b" -queries "$queries" -n 2000
+	f1=$(qps "$port_a"); m1=$(qps "$port_b"); f2=$(qps "$port_a"); m2=$(qps "$port_b")
+	stop
+	awk -v n="$n" -v f1="$f1" -v f2="$f2" -v m1="$m1" -v m2="$m2" 'BEGIN {
+		f = (f1 + f2) / 2; m = (m1 + m2) / 2
+		printf "QPS file %d (%d, %d), mcns %d (%d, %d): mcns/file %.3f\n", f, f1, f2, m, m1, m2, m / f
+	}'
+done
