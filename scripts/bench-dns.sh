@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # DNS benchmark of mcns against CoreDNS's file plugin, on the same data,
-# with dnsperf over loopback (issue 3). For each zone size it:
+# with dnsperf over loopback. For each zone size it:
 #   1. generates a zone of N names (A, AAAA, CNAME, MX, TXT) and a query
 #      file mixing existing names, NXDOMAIN and NODATA (cmd/benchzone);
 #   2. seeds an mcns database from that zone (`mcns DB { seed FILE }`);

@@ -10,7 +10,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// maxAPIToDNS is issue 4's bound between an API write's 2xx and DNS
+// maxAPIToDNS is the API's promised bound between an API write's 2xx and DNS
 // answering with the change.
 const maxAPIToDNS = 100 * time.Millisecond
 
