@@ -26,6 +26,7 @@ func (m *MCNS) start() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pluginName, err)
 	}
+	st.SetJournalLimits(m.config.journalLimits())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if len(m.config.seeds) > 0 {
@@ -92,6 +93,7 @@ func (m *MCNS) Stop() error {
 }
 
 func (m *MCNS) shutdown() error {
+	m.notifier.stop()
 	var errs []error
 	if m.api != nil {
 		errs = append(errs, m.api.Stop())

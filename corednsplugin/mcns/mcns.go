@@ -9,6 +9,7 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/file"
+	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
@@ -41,15 +42,24 @@ type MCNS struct {
 	failing   bool // the last refresh failed; logged once per change
 	gaugeZone float64
 	gaugeRecs float64
+	// journalGap holds zones changed by another writer whose IXFR journal
+	// is still to be dropped (value: the failure was logged); their IXFRs
+	// get full transfers meanwhile.
+	journalGap map[string]bool
 
 	api    *api.Server
 	stopCh chan struct{}
 	done   chan struct{}
+
+	// xfer is the server block's transfer plugin, if any, for NOTIFY.
+	xfer     atomic.Pointer[transfer.Transfer]
+	notifier *notifier
 }
 
 // New returns an mcns instance for cfg serving inside blockZones.
 func New(cfg config, blockZones []string) *MCNS {
-	m := &MCNS{config: cfg, blockZones: blockZones}
+	m := &MCNS{config: cfg, blockZones: blockZones, journalGap: map[string]bool{}}
+	m.notifier = newNotifier(notifyDelay, m.sendNotify)
 	for _, z := range blockZones {
 		if z == "." {
 			m.rootBlock = true
@@ -72,6 +82,11 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	if snap == nil {
 		// Not loaded yet: forwarding our names elsewhere would leak them.
 		return dns.RcodeServerFailure, nil
+	}
+	if r.Opcode == dns.OpcodeUpdate && len(m.config.updates) > 0 {
+		// Answered here even for zones not served: an UPDATE must never
+		// reach a forwarder.
+		return m.serveUpdate(ctx, w, r, snap)
 	}
 	zone := plugin.Zones(snap.names).Matches(qname)
 	if zone == "" || len(r.Question) == 0 {

@@ -34,6 +34,18 @@ var (
 		Help:      "Time to load one zone from the database and build its snapshot.",
 		Buckets:   prometheus.ExponentialBuckets(0.0005, 4, 9), // 0.5ms .. ~33s
 	})
+	updates = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "updates_total",
+		Help:      "RFC 2136 UPDATE requests answered, by response code.",
+	}, []string{"rcode"})
+	notifies = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "notify_rounds_total",
+		Help:      "NOTIFY rounds sent to secondaries after zone changes, by result (ok, failed).",
+	}, []string{"result"})
 	lastLoad = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -1,14 +1,19 @@
 package mcns
 
 import (
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/plugin/transfer"
+	"github.com/miekg/dns"
 
 	"github.com/metacircular/edge/corednsplugin/mcns/api"
+	"github.com/metacircular/edge/corednsplugin/mcns/store"
 )
 
 const pluginName = "mcns"
@@ -23,6 +28,22 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	m := New(cfg, plugin.OriginsFromArgsOrServerBlock(nil, c.ServerBlockKeys))
+	if len(cfg.updates) > 0 {
+		// The server drops opcodes no plugin asked for before any plugin
+		// (tsig included) sees them.
+		dnsserver.GetConfig(c).AllowOpcode(dns.OpcodeUpdate)
+	}
+	// NOTIFY goes out through the transfer plugin of this server block, as
+	// the file and dynupdate plugins do. Registered before Start, so the
+	// first load already finds it.
+	c.OnStartup(func() error {
+		if h := dnsserver.GetConfig(c).Handler("transfer"); h != nil {
+			if t, ok := h.(*transfer.Transfer); ok {
+				m.xfer.Store(t)
+			}
+		}
+		return nil
+	})
 	// The database is opened on startup, not here, so a Corefile that fails
 	// to load later leaves no handle open; OnShutdown closes it on reload
 	// and exit.
@@ -45,7 +66,29 @@ type config struct {
 	seeds   []string
 	refresh time.Duration
 	api     *api.Config
+
+	// updates maps a zone to the TSIG key names allowed to UPDATE it.
+	updates map[string]map[string]bool
+	// journalEntries and journalAge bound each zone's IXFR journal; zero
+	// means the default, negative means off (entries) or unlimited (age).
+	journalEntries int
+	journalAge     time.Duration
 }
+
+// journalLimits are the store's journal limits for this config.
+func (c config) journalLimits() (int, time.Duration) {
+	entries, age := c.journalEntries, c.journalAge
+	if entries == 0 {
+		entries = store.DefaultJournalEntries
+	}
+	if age == 0 {
+		age = store.DefaultJournalAge
+	}
+	return max(entries, 0), max(age, 0)
+}
+
+// updateAllowed reports whether key may UPDATE zone.
+func (c config) updateAllowed(zone, key string) bool { return c.updates[zone][key] }
 
 // parse reads:
 //
@@ -53,9 +96,12 @@ type config struct {
 //	    seed FILE...
 //	    refresh DURATION
 //	    api ADDR { ... }
+//	    update ZONE KEY...
+//	    journal ENTRIES [MAX_AGE]
 //	}
 func parse(c *caddy.Controller) (config, error) {
 	cfg := config{refresh: defaultRefresh}
+	journalSeen := false
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -97,6 +143,62 @@ func parse(c *caddy.Controller) (config, error) {
 					return cfg, err
 				}
 				cfg.api = a
+			case "update":
+				args := c.RemainingArgs()
+				if len(args) < 2 {
+					return cfg, c.ArgErr()
+				}
+				zone := plugin.Name(args[0]).Normalize()
+				if _, ok := dns.IsDomainName(zone); !ok {
+					return cfg, c.Errf("update: bad zone name %q", args[0])
+				}
+				if blk := plugin.Zones(plugin.OriginsFromArgsOrServerBlock(nil, c.ServerBlockKeys)); len(blk) > 0 &&
+					!slices.Contains(blk, ".") && blk.Matches(zone) == "" {
+					return cfg, c.Errf("update %s: not inside this server block's zones %v", zone, []string(blk))
+				}
+				// Keys are the tsig plugin's: it validates the signature
+				// before mcns sees the request.
+				secrets := dnsserver.GetConfig(c).TsigSecret
+				if cfg.updates == nil {
+					cfg.updates = map[string]map[string]bool{}
+				}
+				if cfg.updates[zone] == nil {
+					cfg.updates[zone] = map[string]bool{}
+				}
+				for _, k := range args[1:] {
+					key := plugin.Name(k).Normalize()
+					if _, ok := secrets[key]; !ok {
+						return cfg, c.Errf("update %s: TSIG key %q is not defined by a tsig plugin in this server block", zone, key)
+					}
+					cfg.updates[zone][key] = true
+				}
+			case "journal":
+				if journalSeen {
+					return cfg, c.Err("journal given twice")
+				}
+				journalSeen = true
+				args := c.RemainingArgs()
+				if len(args) < 1 || len(args) > 2 {
+					return cfg, c.ArgErr()
+				}
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n < 0 || n > 1000000 {
+					return cfg, c.Errf("journal %q: entries must be a number from 0 to 1000000", args[0])
+				}
+				cfg.journalEntries = n
+				if n == 0 {
+					cfg.journalEntries = -1
+				}
+				if len(args) == 2 {
+					d, err := time.ParseDuration(args[1])
+					if err != nil || d < 0 {
+						return cfg, c.Errf("journal age %q: must be a duration such as 168h (0 for no limit)", args[1])
+					}
+					cfg.journalAge = d
+					if d == 0 {
+						cfg.journalAge = -1
+					}
+				}
 			default:
 				return cfg, c.Errf("unknown property %q", c.Val())
 			}

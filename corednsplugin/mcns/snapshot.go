@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/file"
 	"github.com/coredns/coredns/plugin/pkg/upstream"
 
@@ -104,6 +105,7 @@ func (m *MCNS) refreshLocked(ctx context.Context) error {
 		return fmt.Errorf("database %s: %w", m.st.Path(), err)
 	}
 	if m.haveVer && v == m.version {
+		m.clearJournalGaps(ctx)
 		return nil
 	}
 	fps, err := m.st.Fingerprints(ctx)
@@ -134,10 +136,59 @@ func (m *MCNS) refreshLocked(ctx context.Context) error {
 			changes[name] = nil
 		}
 	}
+	if m.haveVer {
+		for name, sz := range changes {
+			m.checkJournal(ctx, name, cur.zones[name], sz)
+		}
+	}
+	m.clearJournalGaps(ctx)
 	m.install(cur, changes)
 	m.version, m.haveVer = v, true
 	lastLoad.SetToCurrentTime()
 	return nil
+}
+
+// checkJournal compares a zone's old and new generation with its journal:
+// a change the journal does not account for exactly (in serials and in
+// fingerprint) was made by another writer (pdnsutil, the sqlite3 shell, an
+// edit that kept the serial) and has no journal entry, so the zone's
+// journal is dropped and IXFR falls back to AXFR instead of sending an
+// incomplete difference. A zone new to this instance has no generation to
+// compare with and is treated the same way. The caller holds m.mu.
+func (m *MCNS) checkJournal(ctx context.Context, name string, old, cur *servedZone) {
+	if cur == nil {
+		return // deleted: nothing is served, nothing is transferred
+	}
+	if old != nil && old.z != nil && cur.z != nil {
+		ok, err := m.st.JournalExplains(ctx, name, old.z.SOA.Serial, cur.z.SOA.Serial, old.fp, cur.fp)
+		if err != nil {
+			log.Warningf("Zone %s: reading the IXFR journal: %v", name, err)
+		}
+		if ok {
+			return
+		}
+	}
+	if _, ok := m.journalGap[name]; !ok {
+		log.Infof("Zone %s changed outside mcns; IXFR sends full transfers until new changes are journaled", name)
+		m.journalGap[name] = false
+	}
+}
+
+// clearJournalGaps drops the journals of zones changed by other writers.
+// Until that succeeds (the database may be locked or read-only for a
+// while), Transfer treats those journals as broken; serving the new data
+// does not wait for it. The caller holds m.mu.
+func (m *MCNS) clearJournalGaps(ctx context.Context) {
+	for name, warned := range m.journalGap {
+		if err := m.st.ClearJournal(ctx, name); err != nil {
+			if !warned {
+				log.Warningf("Zone %s: cannot drop the IXFR journal after an outside change, will retry: %v", name, err)
+				m.journalGap[name] = true
+			}
+			continue
+		}
+		delete(m.journalGap, name)
+	}
 }
 
 // rebuildZone reloads one zone right away; the API calls it after each
@@ -164,6 +215,11 @@ func (m *MCNS) rebuildZone(zone string) {
 		log.Errorf("Zone %s: reload after change: %v", name, err)
 		return
 	}
+	if old, ok := cur.zones[name]; ok {
+		// An outside edit may have slipped in since the last generation.
+		m.checkJournal(ctx, name, old, sz)
+		m.clearJournalGaps(ctx)
+	}
 	m.install(cur, map[string]*servedZone{name: sz})
 	lastLoad.SetToCurrentTime()
 }
@@ -183,6 +239,16 @@ func (m *MCNS) install(cur *snapshot, changes map[string]*servedZone) {
 	zonesGauge.Add(float64(len(next.names)) - m.gaugeZone)
 	recordsGauge.Add(recs - m.gaugeRecs)
 	m.gaugeZone, m.gaugeRecs = float64(len(next.names)), recs
+	for name, sz := range changes {
+		if sz != nil && sz.z != nil && m.serves(name) {
+			m.notifier.changed(name)
+		}
+	}
+}
+
+// serves reports whether zone is inside this instance's server block.
+func (m *MCNS) serves(zone string) bool {
+	return m.rootBlock || plugin.Zones(m.blockZones).Matches(zone) != ""
 }
 
 // noteHealth logs a failing database once when it starts failing and once

@@ -88,6 +88,10 @@ type Store struct {
 	pollConn *sql.Conn
 
 	now func() time.Time // clock for serials; replaced in tests
+
+	// Journal limits per zone, guarded by wmu.
+	journalEntries int
+	journalAge     time.Duration
 }
 
 // Open opens (creating if needed) the database at path and applies migrations.
@@ -109,7 +113,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{path: path, db: db, now: time.Now}
+	s := &Store{path: path, db: db, now: time.Now, journalEntries: DefaultJournalEntries, journalAge: DefaultJournalAge}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.migrate(ctx); err != nil {

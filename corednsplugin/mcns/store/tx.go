@@ -31,6 +31,11 @@ type Tx struct {
 	removed  []dns.RR
 	soaRowID int64
 
+	// fpRows and fpSum are the change of the zone's Fingerprint made by
+	// this transaction, kept in its journal entry so a reader can tell
+	// whether the journal explains a change it sees (see JournalExplains).
+	fpRows, fpSum int64
+
 	// index holds the rows of a zone created in this transaction, so
 	// importing a large zone checks its rules in memory instead of with a
 	// query per record.
@@ -69,6 +74,13 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
+	// The SOA before the change heads the change's journal entry.
+	var oldSOA *dns.SOA
+	if t.zoneID != 0 {
+		if oldSOA, err = t.SOA(); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -80,6 +92,19 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 			if err := t.bumpSerial(); err != nil {
 				return err
 			}
+		}
+	}
+	// The journal is written in the same transaction as the change, so it
+	// can never disagree with the data.
+	switch {
+	case t.deleted || t.created:
+		// A zone's journal ends with it; a new zone starts without one.
+		if err := t.clearJournal(); err != nil {
+			return err
+		}
+	case t.changed:
+		if err := t.writeJournal(s, oldSOA); err != nil {
+			return err
 		}
 	}
 	return sqlTx.Commit()
@@ -234,6 +259,9 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 			return 0, err
 		}
 	}
+	if err := t.fingerprintRow(id, 1); err != nil {
+		return 0, err
+	}
 	if t.index != nil {
 		t.index[owner] = append(t.index[owner], row{id: id, rr: rr})
 	}
@@ -349,6 +377,9 @@ func (t *Tx) check(rr dns.RR) error {
 	if _, ok := dns.TypeToString[h.Rrtype]; !ok {
 		return fmt.Errorf("%w: unknown type %d", ErrInvalid, h.Rrtype)
 	}
+	if err := checkRdata(rr); err != nil {
+		return fmt.Errorf("%w: %s %s: %v", ErrInvalid, owner, dns.TypeToString[h.Rrtype], err)
+	}
 	if t.packBuf == nil {
 		t.packBuf = make([]byte, dns.MaxMsgSize)
 	}
@@ -381,6 +412,9 @@ func (t *Tx) Delete(id int64) (dns.RR, error) {
 	}
 	rr, _ := parseRow(name, typ, content, ttl.Int64, prio.Int64)
 	t.index = nil // from here on, rules are checked against the table
+	if err := t.fingerprintRow(id, -1); err != nil {
+		return nil, err
+	}
 	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM records WHERE id = ?", id); err != nil {
 		return nil, err
 	}
@@ -405,7 +439,8 @@ func (t *Tx) RRset(owner string, typ uint16) (ids []int64, rrs []dns.RR, err err
 	return ids, rrs, err
 }
 
-// SOA returns the zone's SOA record.
+// SOA returns the zone's SOA record. Asking by the apex name lets SQLite use
+// the (domain_id, name, type) index instead of scanning the zone's rows.
 func (t *Tx) SOA() (*dns.SOA, error) {
 	if err := t.requireZone(); err != nil {
 		return nil, err
@@ -416,7 +451,7 @@ func (t *Tx) SOA() (*dns.SOA, error) {
 		content string
 		ttl     sql.NullInt64
 	)
-	err := t.tx.QueryRowContext(t.ctx, "SELECT id, name, content, ttl FROM records WHERE domain_id = ? AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1", t.zoneID).
+	err := t.tx.QueryRowContext(t.ctx, "SELECT id, name, content, ttl FROM records WHERE domain_id = ? AND name = ? AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1", t.zoneID, dbName(t.zone)).
 		Scan(&id, &name, &content, &ttl)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: zone %s has no SOA record", ErrNotFound, t.zone)
@@ -430,6 +465,23 @@ func (t *Tx) SOA() (*dns.SOA, error) {
 	}
 	t.soaRowID = id
 	return rr.(*dns.SOA), nil
+}
+
+// SetSOA replaces the zone's SOA with soa, whose serial must be greater
+// (RFC 1982) than the current one; that serial is kept instead of the
+// automatic bump, as RFC 2136 §3.4.2.2 has it for an UPDATE carrying an SOA.
+func (t *Tx) SetSOA(soa *dns.SOA) error {
+	cur, err := t.SOA()
+	if err != nil {
+		return err
+	}
+	if !serialGreater(soa.Serial, cur.Serial) {
+		return fmt.Errorf("%w: SOA serial %d is not greater than %d", ErrInvalid, soa.Serial, cur.Serial)
+	}
+	soa = dns.Copy(soa).(*dns.SOA)
+	soa.Hdr.Class = dns.ClassINET
+	t.keepSOA = true
+	return t.setSOA(soa)
 }
 
 // setSOA writes soa over the zone's SOA row, or inserts it.
@@ -448,9 +500,31 @@ func (t *Tx) setSOA(soa *dns.SOA) error {
 		_, err := t.add(soa, 0)
 		return err
 	}
-	_, err := t.tx.ExecContext(t.ctx, "UPDATE records SET content = ?, ttl = ? WHERE id = ?", content, soa.Hdr.Ttl, t.soaRowID)
+	if err := t.fingerprintRow(t.soaRowID, -1); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, "UPDATE records SET content = ?, ttl = ? WHERE id = ?", content, soa.Hdr.Ttl, t.soaRowID); err != nil {
+		return err
+	}
 	t.changed = true
-	return err
+	return t.fingerprintRow(t.soaRowID, 1)
+}
+
+// fingerprintRow adds (sign 1) or subtracts (sign -1) row id's hash to the
+// transaction's fingerprint change, computed by SQLite exactly as
+// Fingerprints computes it. A zone created in this transaction has no
+// journal, so its (possibly large) import skips the work.
+func (t *Tx) fingerprintRow(id int64, sign int64) error {
+	if t.created {
+		return nil
+	}
+	var h int64
+	if err := t.tx.QueryRowContext(t.ctx, "SELECT "+rowHashSQL+" FROM records r WHERE r.id = ?", id).Scan(&h); err != nil {
+		return fmt.Errorf("fingerprint of row %d: %w", id, err)
+	}
+	t.fpRows += sign
+	t.fpSum += sign * h
+	return nil
 }
 
 // checkApex keeps the zone servable: it must keep an apex NS record.

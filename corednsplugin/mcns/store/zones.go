@@ -23,7 +23,7 @@ const (
 // Zones lists all zones.
 func (s *Store) Zones(ctx context.Context) ([]Zone, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT d.id, d.name, r.content, r.ttl FROM domains d
-		LEFT JOIN records r ON r.id = (SELECT id FROM records WHERE domain_id = d.id AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1)
+		LEFT JOIN records r ON r.id = (SELECT id FROM records WHERE domain_id = d.id AND name = d.name AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1)
 		ORDER BY d.name`)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func (s *Store) Zone(ctx context.Context, name string) (Zone, error) {
 		ttl     sql.NullInt64
 	)
 	err = s.db.QueryRowContext(ctx, `SELECT d.id, d.name, r.content, r.ttl FROM domains d
-		LEFT JOIN records r ON r.id = (SELECT id FROM records WHERE domain_id = d.id AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1)
+		LEFT JOIN records r ON r.id = (SELECT id FROM records WHERE domain_id = d.id AND name = d.name AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1)
 		WHERE d.name = ?`, dbName(zone)).Scan(&id, &dbn, &content, &ttl)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Zone{}, fmt.Errorf("%w: zone %s", ErrNotFound, zone)

@@ -1,0 +1,266 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Default journal limits, per zone: enough for a secondary that was away
+// for a week or missed a thousand changes to catch up incrementally.
+const (
+	DefaultJournalEntries = 1000
+	DefaultJournalAge     = 7 * 24 * time.Hour
+)
+
+// JournalEntry is one serial change of a zone: the SOA before and after and
+// the records removed and added in between (RFC 1995's difference
+// sequence).
+type JournalEntry struct {
+	From, To uint32
+	OldSOA   *dns.SOA
+	NewSOA   *dns.SOA
+	Removed  []dns.RR
+	Added    []dns.RR
+	// RowsDelta and SumDelta are the change the entry made to the zone's
+	// Fingerprint.
+	RowsDelta, SumDelta int64
+}
+
+// SetJournalLimits sets how many journal entries per zone are kept and for
+// how long; entries = 0 turns the journal off (and clears it on the next
+// write of each zone), age = 0 keeps entries regardless of age.
+func (s *Store) SetJournalLimits(entries int, age time.Duration) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.journalEntries, s.journalAge = max(entries, 0), max(age, 0)
+}
+
+// writeJournal records the transaction's change, inside it, and trims the
+// zone's journal. old is the SOA before the transaction; without one (a
+// zone that had no SOA) the change cannot be expressed and the journal of
+// the zone is cleared, which makes incremental transfers fall back to full
+// ones.
+func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
+	if s.journalEntries == 0 || old == nil {
+		return t.clearJournal()
+	}
+	cur, err := t.SOA()
+	if err != nil {
+		return err
+	}
+	if cur.Serial == old.Serial {
+		// A change that kept the serial (only seeding does) cannot be
+		// told apart by serial: break the chain.
+		return t.clearJournal()
+	}
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, rows_delta, sum_delta, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
+		rrLines(t.removed), rrLines(t.added), t.fpRows, t.fpSum, t.now.Unix())
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	q := `DELETE FROM mcns_journal WHERE zone = ? AND id <= (SELECT id FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
+	args := []any{t.zone, t.zone, s.journalEntries}
+	if s.journalAge > 0 {
+		q += " OR (zone = ? AND created_at < ?)"
+		args = append(args, t.zone, t.now.Add(-s.journalAge).Unix())
+	}
+	if _, err := t.tx.ExecContext(t.ctx, q, args...); err != nil {
+		return fmt.Errorf("journal trim: %w", err)
+	}
+	return nil
+}
+
+func (t *Tx) clearJournal() error {
+	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM mcns_journal WHERE zone = ?", t.zone); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// ClearJournal drops a zone's journal. mcns calls it when it notices a
+// change made outside the store (pdnsutil, the sqlite3 shell), which the
+// journal cannot describe: incremental transfers across it would be wrong,
+// so they fall back to full transfers until new entries accumulate.
+func (s *Store) ClearJournal(ctx context.Context, zone string) error {
+	zone, err := zoneName(zone)
+	if err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_, err = s.db.ExecContext(ctx, "DELETE FROM mcns_journal WHERE zone = ?", zone)
+	return err
+}
+
+// Journal returns the chain of entries leading a zone from serial from to
+// serial to, oldest first. ok is false when the journal does not connect
+// the two serials (trimmed, cleared after an outside edit, or never
+// recorded), in which case a full transfer is needed.
+func (s *Store) Journal(ctx context.Context, zone string, from, to uint32) (entries []JournalEntry, ok bool, err error) {
+	zone, err = zoneName(zone)
+	if err != nil {
+		return nil, false, err
+	}
+	links, ok, err := s.journalChain(ctx, zone, from, to)
+	if err != nil || !ok || len(links) == 0 {
+		return nil, ok, err
+	}
+	// The chain is a run of consecutive entries of the zone.
+	rows, err := s.db.QueryContext(ctx, `SELECT old_soa, new_soa, removed, added FROM mcns_journal
+		WHERE zone = ? AND id BETWEEN ? AND ? ORDER BY id`, zone, links[0].id, links[len(links)-1].id)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for i := 0; rows.Next(); i++ {
+		var oldText, newText, removed, added string
+		if err := rows.Scan(&oldText, &newText, &removed, &added); err != nil {
+			return nil, false, err
+		}
+		if i >= len(links) {
+			return nil, false, fmt.Errorf("journal of %s changed while read", zone)
+		}
+		l := links[i]
+		e := JournalEntry{From: l.from, To: l.to, RowsDelta: l.rows, SumDelta: l.sum}
+		old, err1 := dns.NewRR(oldText)
+		cur, err2 := dns.NewRR(newText)
+		oldSOA, ok1 := old.(*dns.SOA)
+		newSOA, ok2 := cur.(*dns.SOA)
+		if err1 != nil || err2 != nil || !ok1 || !ok2 {
+			return nil, false, fmt.Errorf("journal of %s: bad SOA in entry %d -> %d", zone, l.from, l.to)
+		}
+		e.OldSOA, e.NewSOA = oldSOA, newSOA
+		if e.Removed, err = parseLines(removed); err != nil {
+			return nil, false, fmt.Errorf("journal of %s: %w", zone, err)
+		}
+		if e.Added, err = parseLines(added); err != nil {
+			return nil, false, fmt.Errorf("journal of %s: %w", zone, err)
+		}
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if len(entries) != len(links) {
+		return nil, false, fmt.Errorf("journal of %s changed while read", zone)
+	}
+	return entries, true, nil
+}
+
+// link is one journal entry without its records.
+type link struct {
+	id        int64
+	from, to  uint32
+	rows, sum int64
+}
+
+// journalChain finds the entries leading zone from serial from to serial
+// to, reading only their serials and fingerprint changes.
+func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32) ([]link, bool, error) {
+	if from == to {
+		return nil, true, nil
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT id, from_serial, to_serial, rows_delta, sum_delta FROM mcns_journal WHERE zone = ? ORDER BY id", zone)
+	if err != nil {
+		return nil, false, err
+	}
+	var links []link
+	for rows.Next() {
+		var l link
+		var f, t int64
+		if err := rows.Scan(&l.id, &f, &t, &l.rows, &l.sum); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		l.from, l.to = uint32(f), uint32(t)
+		links = append(links, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	// Walk back from the newest entry reaching to: writes committed after
+	// the snapshot being served may follow it.
+	end := -1
+	for i := len(links) - 1; i >= 0; i-- {
+		if links[i].to == to {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return nil, false, nil
+	}
+	for i := end; i >= 0; i-- {
+		if i < end && links[i].to != links[i+1].from {
+			return nil, false, nil
+		}
+		if links[i].from == from {
+			return links[i : end+1], true, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// JournalExplains reports whether the journal accounts for all of a change
+// of zone from (serial from, fingerprint fromFP) to (serial to, toFP): a
+// chain of entries connects the serials and their fingerprint changes add
+// up to the difference. When it does not, something else wrote to the zone
+// (pdnsutil, the sqlite3 shell, an edit that kept the serial), and the
+// journal must not be used across that change.
+func (s *Store) JournalExplains(ctx context.Context, zone string, from, to uint32, fromFP, toFP Fingerprint) (bool, error) {
+	if fromFP.ID != toFP.ID {
+		return false, nil // the zone was deleted and created again
+	}
+	zone, err := zoneName(zone)
+	if err != nil {
+		return false, err
+	}
+	links, ok, err := s.journalChain(ctx, zone, from, to)
+	if err != nil || !ok {
+		return false, err
+	}
+	var rows, sum int64
+	for _, l := range links {
+		rows += l.rows
+		sum += l.sum
+	}
+	return fromFP.Rows+rows == toFP.Rows && fromFP.Sum+sum == toFP.Sum, nil
+}
+
+// rrLines is records in presentation format, one per line, owner names in
+// the canonical form they are stored in; String escapes control
+// characters, so a record never spans lines.
+func rrLines(rrs []dns.RR) string {
+	var b strings.Builder
+	for _, rr := range rrs {
+		if h := rr.Header(); h.Name != canonical(h.Name) {
+			rr = dns.Copy(rr)
+			rr.Header().Name = canonical(h.Name)
+		}
+		b.WriteString(rr.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func parseLines(s string) ([]dns.RR, error) {
+	var out []dns.RR
+	for line := range strings.Lines(s) {
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			continue
+		}
+		rr, err := dns.NewRR(line)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rr)
+	}
+	return out, nil
+}

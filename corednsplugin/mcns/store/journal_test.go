@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func serialOf(t *testing.T, s *Store, zone string) uint32 {
+	t.Helper()
+	z, err := s.Zone(context.Background(), zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z.Serial
+}
+
+func TestJournalRecordsEveryChange(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustZone(t, s, "example.org")
+	s0 := serialOf(t, s, "example.org")
+
+	a, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "www", Type: "A", Value: "192.0.2.1", TTL: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1 := serialOf(t, s, "example.org")
+	if _, err := s.UpdateRecord(ctx, "example.org", a.ID, RecordSpec{Name: "www", Type: "A", Value: "192.0.2.2", TTL: 300}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := serialOf(t, s, "example.org")
+	if _, err := s.UpdateZone(ctx, "example.org", Zone{Refresh: 1234}); err != nil {
+		t.Fatal(err)
+	}
+	s3 := serialOf(t, s, "example.org")
+	// A rejected write leaves no entry.
+	if _, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "www", Type: "CNAME", Value: "x.example.net.", TTL: 300}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("CNAME beside A: %v", err)
+	}
+
+	es, ok, err := s.Journal(ctx, "example.org", s0, s3)
+	if err != nil || !ok {
+		t.Fatalf("journal %d..%d: ok=%v err=%v", s0, s3, ok, err)
+	}
+	if len(es) != 3 {
+		t.Fatalf("%d entries, want 3", len(es))
+	}
+	want := []struct {
+		from, to       uint32
+		removed, added string
+	}{
+		{s0, s1, "", "192.0.2.1"},
+		{s1, s2, "192.0.2.1", "192.0.2.2"},
+		{s2, s3, "", ""},
+	}
+	for i, w := range want {
+		e := es[i]
+		if e.From != w.from || e.To != w.to || e.OldSOA.Serial != w.from || e.NewSOA.Serial != w.to {
+			t.Fatalf("entry %d: %d->%d (SOA %d->%d), want %d->%d", i, e.From, e.To, e.OldSOA.Serial, e.NewSOA.Serial, w.from, w.to)
+		}
+		if got := joinRR(e.Removed); !strings.Contains(got, w.removed) || (w.removed == "") != (got == "") {
+			t.Errorf("entry %d removed %q, want %q", i, got, w.removed)
+		}
+		if got := joinRR(e.Added); !strings.Contains(got, w.added) || (w.added == "") != (got == "") {
+			t.Errorf("entry %d added %q, want %q", i, got, w.added)
+		}
+	}
+	if es[2].NewSOA.Refresh != 1234 || es[2].OldSOA.Refresh == 1234 {
+		t.Errorf("SOA change not in journal: %v -> %v", es[2].OldSOA, es[2].NewSOA)
+	}
+	// A middle part of the chain.
+	if es, ok, _ := s.Journal(ctx, "example.org", s1, s2); !ok || len(es) != 1 {
+		t.Errorf("journal %d..%d: ok=%v len=%d", s1, s2, ok, len(es))
+	}
+	// Unknown serials do not connect.
+	if _, ok, _ := s.Journal(ctx, "example.org", s0-5, s3); ok {
+		t.Error("journal from an unknown serial claims a chain")
+	}
+	if _, ok, _ := s.Journal(ctx, "example.org", s0, s3+1); ok {
+		t.Error("journal to an unknown serial claims a chain")
+	}
+}
+
+func joinRR(rrs []dns.RR) string {
+	var b []string
+	for _, rr := range rrs {
+		b = append(b, rr.String())
+	}
+	return strings.Join(b, "\n")
+}
+
+func TestJournalTrimAndClear(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	s.SetJournalLimits(3, 0)
+	mustZone(t, s, "example.org")
+	var serials []uint32
+	serials = append(serials, serialOf(t, s, "example.org"))
+	for i := range 5 {
+		if _, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "h", Type: "TXT", Value: strings.Repeat("x", i+1), TTL: 60}); err != nil {
+			t.Fatal(err)
+		}
+		serials = append(serials, serialOf(t, s, "example.org"))
+	}
+	last := serials[len(serials)-1]
+	if _, ok, _ := s.Journal(ctx, "example.org", serials[2], last); !ok {
+		t.Error("last 3 entries should be kept")
+	}
+	if _, ok, _ := s.Journal(ctx, "example.org", serials[1], last); ok {
+		t.Error("4th newest entry should have been trimmed")
+	}
+	var n int
+	s.db.QueryRow("SELECT count(*) FROM mcns_journal").Scan(&n)
+	if n != 3 {
+		t.Errorf("%d journal rows, want 3", n)
+	}
+
+	// By age: entries older than the limit go at the next write.
+	s.SetJournalLimits(100, time.Hour)
+	s.now = func() time.Time { return fixedNow.Add(2 * time.Hour) }
+	if _, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "h2", Type: "A", Value: "192.0.2.9"}); err != nil {
+		t.Fatal(err)
+	}
+	s.db.QueryRow("SELECT count(*) FROM mcns_journal").Scan(&n)
+	if n != 1 {
+		t.Errorf("%d journal rows after age trim, want 1", n)
+	}
+
+	if err := s.ClearJournal(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	s.db.QueryRow("SELECT count(*) FROM mcns_journal").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d journal rows after clear", n)
+	}
+	// Deleting the zone drops its journal too.
+	if _, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "h3", Type: "A", Value: "192.0.2.9"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteZone(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	s.db.QueryRow("SELECT count(*) FROM mcns_journal").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d journal rows after zone delete", n)
+	}
+
+	// Off: nothing recorded.
+	s.SetJournalLimits(0, 0)
+	mustZone(t, s, "example.net")
+	if _, err := s.AddRecord(ctx, "example.net", RecordSpec{Name: "a", Type: "A", Value: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	s.db.QueryRow("SELECT count(*) FROM mcns_journal").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d journal rows with the journal off", n)
+	}
+}
+
+func TestJournalExplains(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustZone(t, s, "example.org")
+	fp := func() Fingerprint {
+		t.Helper()
+		fps, err := s.Fingerprints(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fps["example.org."]
+	}
+	s0, f0 := serialOf(t, s, "example.org"), fp()
+	rec, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "a", Type: "MX", Value: "10 mail", TTL: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateRecord(ctx, "example.org", rec.ID, RecordSpec{Name: "a", Type: "MX", Value: "20 mail", TTL: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateZone(ctx, "example.org", Zone{Retry: 77}); err != nil {
+		t.Fatal(err)
+	}
+	s1, f1 := serialOf(t, s, "example.org"), fp()
+	if ok, err := s.JournalExplains(ctx, "example.org", s0, s1, f0, f1); !ok || err != nil {
+		t.Fatalf("own writes not explained: %v %v", ok, err)
+	}
+	if ok, _ := s.JournalExplains(ctx, "example.org", s1, s1, f1, f1); !ok {
+		t.Fatal("no change not explained")
+	}
+
+	// Another writer changes a row without touching the serial.
+	if _, err := s.db.ExecContext(ctx, "UPDATE records SET ttl = 61 WHERE id = ?", rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	f2 := fp()
+	if ok, _ := s.JournalExplains(ctx, "example.org", s1, s1, f1, f2); ok {
+		t.Fatal("an outside edit that kept the serial is explained")
+	}
+	// An own write after it: the chain connects, the fingerprints do not.
+	if _, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "b", Type: "A", Value: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	s3, f3 := serialOf(t, s, "example.org"), fp()
+	if ok, _ := s.JournalExplains(ctx, "example.org", s1, s3, f1, f3); ok {
+		t.Fatal("own write after an outside edit explains both")
+	}
+	if ok, _ := s.JournalExplains(ctx, "example.org", s1, s3, f2, f3); !ok {
+		t.Fatal("own write after the outside edit not explained from there")
+	}
+}
