@@ -65,6 +65,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 	token, tokenLine := mintedToken(t, minted)
 	writeFile(t, filepath.Join(dir, "api-tokens"), tokenLine+"\n")
+	writeFile(t, filepath.Join(dir, "tsig.keys"), `key "update.mcp.metacircular.net." {
+	algorithm hmac-sha256;
+	secret "c2VjcmV0LWZvci10aGUtZW5kLXRvLWVuZC10ZXN0IQ==";
+};
+`)
 
 	// rift: the backend, and the secondary DNS following svc.
 	l.start(t, "rift", nil, filepath.Join(bin, "demobackend"), "-addr", riftVPN+":18080",
@@ -97,6 +102,7 @@ func TestEndToEnd(t *testing.T) {
 		"API_CERT=" + filepath.Join(pki, "api.pem"), "API_KEY=" + filepath.Join(pki, "api-key.pem"),
 		"API_TOKENS=" + filepath.Join(dir, "api-tokens"), "API_SNAPSHOTS=" + filepath.Join(dir, "snapshots"),
 		"SECONDARY=" + riftVPN,
+		"TSIG_KEYS=" + filepath.Join(dir, "tsig.keys"), "TSIG_UPDATE_KEY=update.mcp.metacircular.net.",
 		"UPSTREAM_A=" + upstream + ":53", "UPSTREAM_B=" + upstream + ":53",
 		// Caddy: the site's own name, a local CA instead of ACME (no
 		// network), the lab's backend and GeoIP database.

@@ -22,6 +22,13 @@ if [ ! -s "$run/api-token" ]; then
 	chmod 600 "$run/api-token"
 fi
 
+# A TSIG key for nsupdate, made once.
+if [ ! -s "$run/tsig.keys" ]; then
+	printf 'key "update.mcp.metacircular.net." {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
+		"$(head -c 32 /dev/urandom | base64)" >"$run/tsig.keys"
+	chmod 600 "$run/tsig.keys"
+fi
+
 # Corefile.example's placeholders, set for a local run.
 export DNS_PORT=${DNS_PORT:-1053}
 export DNS_BIND=127.0.0.1
@@ -33,6 +40,9 @@ export ZONES_DIR=$root/examples/zones
 export API_ADDR=127.0.0.1:${API_PORT:-8444}
 export API_CERT=$run/pki/api.pem API_KEY=$run/pki/api-key.pem
 export API_TOKENS=$run/api-tokens API_SNAPSHOTS=$run/snapshots
+export TSIG_KEYS=$run/tsig.keys TSIG_UPDATE_KEY=update.mcp.metacircular.net.
+# Transfers allowed to (and NOTIFY sent to) this host only.
+export SECONDARY=127.0.0.1
 # No network here: outside names go to a loopback address nobody serves,
 # so they get SERVFAIL; in production these are public resolvers.
 export UPSTREAM_A=127.0.0.1:1054 UPSTREAM_B=127.0.0.1:1055
@@ -70,6 +80,8 @@ pids+=($!)
 cat <<MSG
 
   DNS:   dig @127.0.0.1 -p $DNS_PORT rift.mcp.metacircular.net
+         dig @127.0.0.1 -p $DNS_PORT mcp.metacircular.net AXFR
+         nsupdate -k $run/tsig.keys   (server 127.0.0.1 $DNS_PORT)
   API:   curl --cacert $run/pki/ca.pem https://localhost:${API_ADDR##*:}/v1/zones \\
            -H "Authorization: Bearer \$(cat $run/api-token)"
   HTTPS: curl --cacert $run/caddy-data/caddy/pki/authorities/local/root.crt $SITE_ADDRESS/
