@@ -5,21 +5,22 @@ import (
 	"sync"
 )
 
-// syncBuffer is a bytes.Buffer safe for a process's stdout and stderr
-// writers and the test reading it.
+// syncBuffer collects a process's stdout and stderr while the test reads
+// it. The buffer is a field, not embedded, so that io.Copy cannot reach
+// bytes.Buffer's ReadFrom around the lock.
 type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
 
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.String()
+	return b.buf.String()
 }
