@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -77,13 +78,31 @@ func WriteWith(path string, opts mmdbwriter.Options, nets map[string]mmdbtype.Ma
 	if err != nil {
 		return err
 	}
-	for cidr, rec := range nets {
+	// Wider networks first: an insert replaces whatever it covers, so a
+	// more specific network must come after the one it sits in.
+	type entry struct {
+		cidr string
+		n    *net.IPNet
+	}
+	entries := make([]entry, 0, len(nets))
+	for cidr := range nets {
 		_, n, err := net.ParseCIDR(cidr)
 		if err != nil {
 			return err
 		}
-		if err := w.Insert(n, rec); err != nil {
-			return fmt.Errorf("insert %s: %w", cidr, err)
+		entries = append(entries, entry{cidr, n})
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		oi, _ := entries[i].n.Mask.Size()
+		oj, _ := entries[j].n.Mask.Size()
+		if oi != oj {
+			return oi < oj
+		}
+		return entries[i].cidr < entries[j].cidr
+	})
+	for _, e := range entries {
+		if err := w.Insert(e.n, nets[e.cidr]); err != nil {
+			return fmt.Errorf("insert %s: %w", e.cidr, err)
 		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".mmdb-*")
