@@ -35,10 +35,11 @@ endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
 # test: static checks, every package with the race detector (which needs
-# cgo), and the integration tests that drive the real binaries.
+# cgo), and the integration tests that drive the real binaries. -count=1:
+# go cannot see a rebuilt binary, so cached results would be stale.
 test: build
 	$(GO) vet ./...
-	CGO_ENABLED=1 EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -timeout 45m ./...
+	CGO_ENABLED=1 EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 45m ./...
 
 # e2e: the deployment rehearsed across network namespaces (needs root; it
 # skips with a message otherwise). make test runs it too.
