@@ -8,7 +8,7 @@ dir=${MCNS_BACKUP_DIR:-/var/backups/mcns}
 keep=${MCNS_BACKUP_KEEP:-28}
 
 mkdir -p "$dir"
-out=$dir/mcns-$(date -u +%Y%m%dT%H%M%SZ).db
+out=$dir/mcns-$(date -u +%Y%m%dT%H%M%S.%NZ).db
 sqlite3 "$db" "VACUUM INTO '$out'"
 # A snapshot that does not pass its own integrity check is not a backup.
 if [ "$(sqlite3 "$out" 'PRAGMA integrity_check')" != ok ]; then
