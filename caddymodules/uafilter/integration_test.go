@@ -289,7 +289,15 @@ func TestIntegrationListFileReload(t *testing.T) {
 // and response body.
 func loadConfig(t *testing.T, config, contentType string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), contentType, strings.NewReader(config))
+	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", adminPort), strings.NewReader(config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	// Every /load, even a refused one, replaces Caddy's admin server, so a
+	// kept-alive connection may be reset under the next request.
+	req.Close = true
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
