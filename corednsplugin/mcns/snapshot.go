@@ -215,7 +215,13 @@ func (m *MCNS) rebuildZone(zone string) {
 		log.Errorf("Zone %s: reload after change: %v", name, err)
 		return
 	}
-	if old, ok := cur.zones[name]; ok {
+	old, ok := cur.zones[name]
+	if ok && sz != nil && old.fp == sz.fp {
+		// The poller got here first: this generation is already served
+		// (and its NOTIFY already scheduled).
+		return
+	}
+	if ok {
 		// An outside edit may have slipped in since the last generation.
 		m.checkJournal(ctx, name, old, sz)
 		m.clearJournalGaps(ctx)
