@@ -56,7 +56,7 @@ func TestReadmeXcaddyLine(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "caddy")
 	args = append(args, "--replace", "github.com/metacircular/edge="+root, "--output", out)
 	env := []string{"GOPROXY=" + goproxy.WithNotFoundFallback(os.Getenv("GOPROXY"), t.TempDir()), "CGO_ENABLED=0"}
-	if o, err := run(t, env, "go", append([]string{"run", "github.com/caddyserver/xcaddy/cmd/xcaddy"}, args...)...); err != nil {
+	if o, err := run(t, env, "go", append([]string{"tool", "xcaddy"}, args...)...); err != nil {
 		t.Fatalf("%s: %v\n%s", line, err, o)
 	}
 	o, err := run(t, nil, out, "list-modules")
