@@ -45,9 +45,16 @@ func setup(c *caddy.Controller) error {
 		return nil
 	})
 	// The database is opened on startup, not here, so a Corefile that fails
-	// to load later leaves no handle open; OnShutdown closes it on reload
-	// and exit.
-	c.OnStartup(m.Start)
+	// to load leaves no handle open; OnShutdown closes it on reload and
+	// exit, and a reload that fails after Start stops it (see reload.go).
+	g := groupFor(c)
+	c.OnStartup(func() error {
+		if err := m.Start(); err != nil {
+			return err
+		}
+		g.started(m)
+		return nil
+	})
 	c.OnShutdown(m.Stop)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
 		m.Next = next

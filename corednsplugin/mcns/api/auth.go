@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // authenticator checks bearer tokens against the tokens file, then MCIAS.
@@ -58,9 +59,26 @@ func bearer(r *http.Request) (string, error) {
 	return tok, nil
 }
 
-// authenticate returns who presented tok.
-func (a *authenticator) authenticate(ctx context.Context, tok string) (Principal, error) {
+// known returns who presented tok when that is settled without asking
+// anyone: the tokens file, or a valid verdict MCIAS gave recently.
+func (a *authenticator) known(tok string) (Principal, tokenHash, bool) {
 	h := hashToken(tok)
+	if a.tokens != nil {
+		if p, ok := a.tokens.lookup(h); ok {
+			return p, h, true
+		}
+	}
+	if a.mcias != nil && a.mciasErr == nil {
+		if p, ok := a.mcias.cachedValid(h); ok {
+			return p, h, true
+		}
+	}
+	return Principal{}, h, false
+}
+
+// authenticate returns who presented the token tok with hash h, asking
+// MCIAS when the tokens file does not know it.
+func (a *authenticator) authenticate(ctx context.Context, tok string, h tokenHash) (Principal, error) {
 	if a.tokens != nil {
 		if p, ok := a.tokens.lookup(h); ok {
 			return p, nil
@@ -84,32 +102,47 @@ func principalFrom(ctx context.Context) *Principal {
 }
 
 // require wraps h so it runs only for a valid token holding role ("" for
-// any valid token). Clients that keep failing are answered 429 before their
-// token is looked at; failures are logged without the token.
+// any valid token). A token known valid (tokens file, recent MCIAS verdict)
+// passes straight through; any other attempt first takes one of the
+// client's limited attempts, given back if the token proves valid, so a
+// client that keeps failing (even in parallel, even against a slow identity
+// service) is answered 429 before its token is looked at. Failures are
+// logged without the token.
 func (s *Server) require(role string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		key := clientKey(r.RemoteAddr)
 		if blocked, wait := s.auth.fails.blocked(key); blocked {
-			secs := int(math.Ceil(wait.Seconds()))
-			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-			writeError(w, http.StatusTooManyRequests, "too_many_failures", "too many failed authentication attempts; retry later")
+			tooManyFailures(w, wait)
 			return
 		}
 		tok, err := bearer(r)
 		var p Principal
+		ok := false
+		var th tokenHash
 		if err == nil {
-			p, err = s.auth.authenticate(r.Context(), tok)
+			p, th, ok = s.auth.known(tok)
+		}
+		if !ok {
+			if allowed, wait := s.auth.fails.take(key); !allowed {
+				tooManyFailures(w, wait)
+				return
+			}
+			if err == nil {
+				p, err = s.auth.authenticate(r.Context(), tok, th)
+			}
+			if err == nil || errors.Is(err, errMCIASUnavailable) {
+				// Not held against the client: the token was good,
+				// or the identity service, not the token, failed.
+				s.auth.fails.refund(key)
+			}
 		}
 		if err != nil {
 			s.log.Warningf("api: authentication failed from %s for %s %s: %v", r.RemoteAddr, r.Method, r.URL.Path, err)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcns"`)
 			if errors.Is(err, errMCIASUnavailable) {
-				// Denied, but not held against the client: the
-				// identity service, not the token, failed.
 				writeError(w, http.StatusUnauthorized, "auth_unavailable", "token could not be validated; retry later")
 				return
 			}
-			s.auth.fails.fail(key)
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "missing or invalid bearer token")
 			return
 		}
@@ -120,4 +153,10 @@ func (s *Server) require(role string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, &p)))
 	}
+}
+
+func tooManyFailures(w http.ResponseWriter, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	writeError(w, http.StatusTooManyRequests, "too_many_failures", "too many failed authentication attempts; retry later")
 }

@@ -230,9 +230,9 @@ func TestFailLimiterForgets(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	l.now = func() time.Time { return now }
 	k := clientKey("192.0.2.1:1")
-	l.fail(k)
+	l.take(k)
 	now = now.Add(time.Hour)
-	l.fail(clientKey("192.0.2.2:1")) // sweeps
+	l.take(clientKey("192.0.2.2:1")) // sweeps
 	if _, ok := l.clients[k]; ok {
 		t.Errorf("a refilled client is still tracked")
 	}

@@ -5,13 +5,13 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// Failed authentication is allowed in a burst of failBurst per client, then
-// refills at one attempt per failEvery; beyond that the client gets 429
-// without its token being checked at all.
+// Authentication that may fail is allowed in a burst of failBurst per
+// client, refilling at one attempt per failEvery; beyond that the client
+// gets 429 without its token being checked at all. Each attempt takes its
+// allowance before it is checked, so parallel guesses cannot all be in
+// flight at once, and a success gives it back.
 const (
 	failBurst      = 10
 	failEvery      = 3 * time.Second
@@ -20,16 +20,33 @@ const (
 
 // failLimiter slows down repeated failed authentication per client address
 // (an IPv6 client by its /64, which one host usually controls whole).
+//
+// It keeps its own token buckets rather than golang.org/x/time/rate's
+// Limiter: an attempt's allowance must be taken before the (slow) check and
+// given back when the token proves valid, and rate can only cancel a
+// reservation that has not yet come due, which an immediate one always has.
 type failLimiter struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	clients map[netip.Prefix]*rate.Limiter
+	clients map[netip.Prefix]*bucket
 	swept   time.Time
 }
 
+// bucket is one client's allowance: tokens as of at.
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// level is the allowance at now, refilled since at up to failBurst.
+func (b *bucket) level(now time.Time) float64 {
+	refill := max(now.Sub(b.at), 0).Seconds() / failEvery.Seconds()
+	return min(b.tokens+refill, failBurst)
+}
+
 func newFailLimiter() *failLimiter {
-	return &failLimiter{now: time.Now, clients: make(map[netip.Prefix]*rate.Limiter)}
+	return &failLimiter{now: time.Now, clients: make(map[netip.Prefix]*bucket)}
 }
 
 // clientKey is the limiter's key for a RemoteAddr; no proxy headers are
@@ -51,35 +68,58 @@ func clientKey(remoteAddr string) netip.Prefix {
 	return p
 }
 
-// blocked reports whether the client has used up its failed attempts, and
-// how long until it may try again.
+// blocked reports whether the client has used up its attempts, and how
+// long until it may try again.
 func (l *failLimiter) blocked(key netip.Prefix) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	lim := l.clients[key]
-	if lim == nil {
+	b := l.clients[key]
+	if b == nil {
 		return false, 0
 	}
-	now := l.now()
-	tokens := lim.TokensAt(now)
-	if tokens >= 1 {
-		return false, 0
-	}
-	return true, time.Duration((1 - tokens) * float64(failEvery))
+	return exhausted(b.level(l.now()))
 }
 
-// fail records a failed attempt.
-func (l *failLimiter) fail(key netip.Prefix) {
+// exhausted reports whether an allowance at level has no attempt left, and
+// how long until it has one.
+func exhausted(level float64) (bool, time.Duration) {
+	if level >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - level) * float64(failEvery))
+}
+
+// take uses one attempt of the client's allowance before its token is
+// checked. When none is left it reports false and how long to wait.
+func (l *failLimiter) take(key netip.Prefix) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	lim := l.clients[key]
-	if lim == nil {
+	b := l.clients[key]
+	if b == nil {
 		l.sweepLocked(now)
-		lim = rate.NewLimiter(rate.Every(failEvery), failBurst)
-		l.clients[key] = lim
+		b = &bucket{tokens: failBurst, at: now}
+		l.clients[key] = b
 	}
-	lim.AllowN(now, 1)
+	level := b.level(now)
+	if blocked, d := exhausted(level); blocked {
+		return false, d
+	}
+	b.tokens, b.at = level-1, now
+	return true, 0
+}
+
+// refund gives back an attempt taken for a check that did not fail: the
+// token was valid, or the identity service could not say.
+func (l *failLimiter) refund(key netip.Prefix) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.clients[key]
+	if b == nil {
+		return // forgotten meanwhile: it starts full anyway
+	}
+	now := l.now()
+	b.tokens, b.at = min(b.level(now)+1, failBurst), now
 }
 
 // sweepLocked forgets clients whose allowance has refilled, so the map holds
@@ -90,8 +130,8 @@ func (l *failLimiter) sweepLocked(now time.Time) {
 		return
 	}
 	l.swept = now
-	for k, lim := range l.clients {
-		if lim.TokensAt(now) >= failBurst {
+	for k, b := range l.clients {
+		if b.level(now) >= failBurst {
 			delete(l.clients, k)
 		}
 	}

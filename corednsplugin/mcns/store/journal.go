@@ -59,7 +59,7 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 	}
 	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, rows_delta, sum_delta, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
-		rrLines(t.removed), rrLines(t.added), t.fpRows, t.fpSum, t.now.Unix())
+		rrLines(t.Removed()), rrLines(t.Added()), t.fpRows, t.fpSum, t.now.Unix())
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

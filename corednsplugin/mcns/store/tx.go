@@ -27,9 +27,12 @@ type Tx struct {
 	changed  bool // some row changed
 	keepSOA  bool // the caller set the serial itself (seeding)
 	now      time.Time
-	added    []dns.RR
-	removed  []dns.RR
 	soaRowID int64
+
+	// diff is the transaction's net change for the journal: a row added
+	// and then deleted here, or a record removed and then added back
+	// unchanged, leaves no trace.
+	diff diff
 
 	// fpRows and fpSum are the change of the zone's Fingerprint made by
 	// this transaction, kept in its journal entry so a reader can tell
@@ -48,11 +51,14 @@ type Tx struct {
 func (t *Tx) Zone() string { return t.zone }
 
 // Added lists the records this transaction added so far (SOA changes
-// excluded), e.g. for a change journal.
-func (t *Tx) Added() []dns.RR { return t.added }
+// excluded), e.g. for a change journal. The list is the net change: a record added and deleted again in the same
+// transaction is in neither list. A zone created in this transaction starts
+// without a journal, so its (possibly large) import is not listed.
+func (t *Tx) Added() []dns.RR { return t.diff.addedRRs() }
 
-// Removed lists the records this transaction removed so far.
-func (t *Tx) Removed() []dns.RR { return t.removed }
+// Removed lists the records this transaction removed so far, net of records
+// added back unchanged.
+func (t *Tx) Removed() []dns.RR { return t.diff.removedRRs() }
 
 // Update runs fn in one IMMEDIATE transaction on zone and commits it only if
 // fn and the zone's rules succeed; the SOA serial is bumped once when
@@ -150,6 +156,19 @@ func (t *Tx) deleteZone() error {
 	if err := t.requireZone(); err != nil {
 		return err
 	}
+	// Remember the serial, so the zone, if created again, continues after
+	// it (see firstSerial).
+	soa, err := t.SOA()
+	switch {
+	case err == nil:
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO mcns_deleted_zones(zone, last_serial, deleted_at) VALUES (?, ?, ?)
+			ON CONFLICT(zone) DO UPDATE SET last_serial = excluded.last_serial, deleted_at = excluded.deleted_at`,
+			t.zone, soa.Serial, t.now.Unix()); err != nil {
+			return err
+		}
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
 	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM records WHERE domain_id = ?", t.zoneID); err != nil {
 		return err
 	}
@@ -158,6 +177,21 @@ func (t *Tx) deleteZone() error {
 	}
 	t.deleted, t.changed = true, true
 	return nil
+}
+
+// firstSerial is the serial of a zone created now: today's YYYYMMDD00, or,
+// for a zone deleted before, the serial after the one it had then, so
+// secondaries still holding the old zone see the new one as newer.
+func (t *Tx) firstSerial() (uint32, error) {
+	var last int64
+	err := t.tx.QueryRowContext(t.ctx, "SELECT last_serial FROM mcns_deleted_zones WHERE zone = ?", t.zone).Scan(&last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return NextSerial(0, t.now), nil
+	case err != nil:
+		return 0, err
+	}
+	return NextSerial(uint32(last), t.now), nil
 }
 
 // row is a served records row.
@@ -266,8 +300,8 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 		t.index[owner] = append(t.index[owner], row{id: id, rr: rr})
 	}
 	t.changed = true
-	if h.Rrtype != dns.TypeSOA {
-		t.added = append(t.added, rr)
+	if h.Rrtype != dns.TypeSOA && !t.created {
+		t.diff.add(id, rr)
 	}
 	return id, nil
 }
@@ -389,7 +423,8 @@ func (t *Tx) check(rr dns.RR) error {
 	return nil
 }
 
-// Delete removes the record with id from the zone, returning it.
+// Delete removes the served record with id from the zone, returning it. A
+// disabled row is not served, so it is not found here, as in Record.
 func (t *Tx) Delete(id int64) (dns.RR, error) {
 	if err := t.requireZone(); err != nil {
 		return nil, err
@@ -398,7 +433,7 @@ func (t *Tx) Delete(id int64) (dns.RR, error) {
 		name, typ, content string
 		ttl, prio          sql.NullInt64
 	)
-	err := t.tx.QueryRowContext(t.ctx, "SELECT name, type, content, ttl, prio FROM records WHERE id = ? AND domain_id = ? AND type IS NOT NULL AND type != ''", id, t.zoneID).
+	err := t.tx.QueryRowContext(t.ctx, "SELECT name, type, content, ttl, prio FROM records WHERE id = ? AND domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != ''", id, t.zoneID).
 		Scan(&name, &typ, &content, &ttl, &prio)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: record %d in zone %s", ErrNotFound, id, t.zone)
@@ -419,8 +454,8 @@ func (t *Tx) Delete(id int64) (dns.RR, error) {
 		return nil, err
 	}
 	t.changed = true
-	if rr != nil {
-		t.removed = append(t.removed, rr)
+	if rr != nil && !t.created {
+		t.diff.remove(id, rr)
 	}
 	return rr, nil
 }

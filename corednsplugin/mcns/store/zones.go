@@ -171,8 +171,9 @@ func soaFor(zone string, z Zone, base *dns.SOA) (*dns.SOA, error) {
 }
 
 // CreateZone adds a zone with its SOA (and NS for PrimaryNS). Zero timer
-// fields take the Default values; the serial starts at today's YYYYMMDD00
-// unless z.Serial is set.
+// fields take the Default values; the serial starts at today's YYYYMMDD00,
+// or after the last serial of a zone of that name deleted before, unless
+// z.Serial is set.
 func (s *Store) CreateZone(ctx context.Context, z Zone) (Zone, error) {
 	zone, err := zoneName(z.Name)
 	if err != nil {
@@ -191,7 +192,11 @@ func (s *Store) CreateZone(ctx context.Context, z Zone) (Zone, error) {
 		}
 		soa.Serial = z.Serial
 		if soa.Serial == 0 {
-			soa.Serial = NextSerial(0, t.now)
+			first, err := t.firstSerial()
+			if err != nil {
+				return err
+			}
+			soa.Serial = first
 		}
 		t.keepSOA = true
 		if err := t.setSOA(soa); err != nil {
