@@ -80,6 +80,10 @@ type dbVersion struct {
 	reader *maxminddb.Reader
 	kind   dbKind
 	dbType string
+	// The database holds IPv4 networks only. maxminddb reports looking up
+	// an IPv6 address in it as an error; for geofilter such a client is
+	// simply not in the database.
+	v4only bool
 	// Per-record decode caches, indexed by the record's data offset. Country
 	// databases hold a few hundred distinct records, ASN databases some
 	// tens of thousands, so a small direct-mapped cache absorbs most decodes.
@@ -130,6 +134,11 @@ func (v *dbVersion) country(ip netip.Addr) (country, error) {
 	if v.countries == nil {
 		return noCountry, nil
 	}
+	if v.v4only {
+		if ip = ip.Unmap(); !ip.Is4() {
+			return noCountry, nil
+		}
+	}
 	res := v.reader.Lookup(ip)
 	if err := res.Err(); err != nil {
 		return noCountry, err
@@ -153,6 +162,11 @@ func (v *dbVersion) country(ip netip.Addr) (country, error) {
 func (v *dbVersion) asn(ip netip.Addr) (uint32, error) {
 	if v.asns == nil {
 		return 0, nil
+	}
+	if v.v4only {
+		if ip = ip.Unmap(); !ip.Is4() {
+			return 0, nil
+		}
 	}
 	res := v.reader.Lookup(ip)
 	if err := res.Err(); err != nil {
@@ -226,7 +240,7 @@ func parseVersion(data []byte) (*dbVersion, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &dbVersion{reader: r, kind: kind, dbType: r.Metadata.DatabaseType}
+	v := &dbVersion{reader: r, kind: kind, dbType: r.Metadata.DatabaseType, v4only: r.Metadata.IPVersion == 4}
 	if kind&kindCountry != 0 {
 		v.countries = new(offsetCache)
 	}

@@ -1,9 +1,11 @@
 package geofilter
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,29 +75,96 @@ type filteredListener struct {
 
 // Accept returns the next connection that passes the filter; refused ones
 // are closed without a byte read or written.
+//
+// The peer address of a plain TCP (or unix) connection is known at once,
+// so those are judged here, before anything else happens. Any other
+// connection, e.g. one from proxy_protocol, may have to read from the
+// network to learn its address (go-proxyproto's RemoteAddr waits for the
+// PROXY header), and one silent client must not stall the accept loop for
+// everyone: such connections are judged on their first Read or Write, in
+// the goroutine serving them.
 func (l *filteredListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
 		}
-		ip, ok := peerIP(c.RemoteAddr())
-		if !ok {
-			// Not an IP connection (e.g. a unix socket): nothing to judge.
+		switch c.(type) {
+		case *net.TCPConn, *net.UnixConn:
+			if l.refuse(c) {
+				continue
+			}
 			return c, nil
 		}
-		v := l.lw.policy.check(ip)
-		if v.reason == "" {
-			return c, nil
-		}
-		_ = c.Close()
-		count(l.lw.closed, v)
-		if ce := l.lw.logger.Check(zap.DebugLevel, "connection closed"); ce != nil {
-			ce.Write(zap.String("reason", v.reason), zap.Stringer("client", ip),
-				zap.String("country", v.country.String()), zap.Uint32("asn", v.asn))
-		}
+		return &checkedConn{Conn: c, l: l}, nil
 	}
 }
+
+// refuse judges c's peer and closes c if it is refused.
+func (l *filteredListener) refuse(c net.Conn) bool {
+	ip, ok := peerIP(c.RemoteAddr())
+	if !ok {
+		// Not an IP connection (e.g. a unix socket): nothing to judge.
+		return false
+	}
+	v := l.lw.policy.check(ip)
+	if v.reason == "" {
+		return false
+	}
+	_ = c.Close()
+	count(l.lw.closed, v)
+	if ce := l.lw.logger.Check(zap.DebugLevel, "connection closed"); ce != nil {
+		ce.Write(zap.String("reason", v.reason), zap.Stringer("client", ip),
+			zap.String("country", v.country.String()), zap.Uint32("asn", v.asn))
+	}
+	return true
+}
+
+// errRefused is what reads and writes on a refused connection return.
+var errRefused = errors.New("geofilter: connection refused")
+
+// checkedConn is a connection judged on its first Read or Write, so that
+// a refused client gets no byte from the server.
+type checkedConn struct {
+	net.Conn
+	l       *filteredListener
+	once    sync.Once
+	refused bool
+}
+
+func (c *checkedConn) check() error {
+	c.once.Do(func() { c.refused = c.l.refuse(c.Conn) })
+	if c.refused {
+		return errRefused
+	}
+	return nil
+}
+
+func (c *checkedConn) Read(p []byte) (int, error) {
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *checkedConn) Write(p []byte) (int, error) {
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// CloseWrite half-closes the connection, as net/http does before closing
+// one, when the wrapped connection supports it.
+func (c *checkedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Unwrap returns the wrapped connection.
+func (c *checkedConn) Unwrap() net.Conn { return c.Conn }
 
 func peerIP(a net.Addr) (netip.Addr, bool) {
 	switch a := a.(type) {

@@ -154,3 +154,60 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 	c.read.Write(p[:n])
 	return n, err
 }
+
+// TestListenerWrapperBehindProxyProtocol runs the wrapper after Caddy's
+// proxy_protocol wrapper: the address from the PROXY header is judged, and
+// a client that sends no header does not hold up the others.
+func TestListenerWrapperBehindProxyProtocol(t *testing.T) {
+	tc := newTester(t)
+	tc.InitServer(fmt.Sprintf(`{
+	admin localhost:%d
+	http_port %d
+	https_port %d
+	skip_install_trust
+	servers :%d {
+		listener_wrappers {
+			proxy_protocol {
+				timeout 3s
+				allow 127.0.0.1/32
+			}
+			geofilter {
+				block_ips %s
+			}
+		}
+	}
+}
+:%d {
+	respond "ok"
+}
+`, adminPort, httpPort, httpsPort, httpPort, ipBlocked, httpPort), "caddyfile")
+	addr := fmt.Sprintf("127.0.0.1:%d", httpPort)
+	proxied := func(client string) string {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, "PROXY TCP4 "+client+" 127.0.0.1 1234 80\r\n"+
+			"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	start := time.Now()
+	if got := proxied(ipUS); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("allowed client: got %q", got)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("allowed client waited %v behind a silent one", d)
+	}
+	if got := proxied(ipBlocked); got != "" {
+		t.Errorf("blocked client got bytes: %q", got)
+	}
+}

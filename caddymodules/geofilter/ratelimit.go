@@ -114,23 +114,21 @@ type limiterShard struct {
 	_     [64]byte // keep hot shard headers off each other's cache lines
 }
 
-// limiterSlot is one client's state: 28 bytes.
+// limiterSlot is one client's state: 32 bytes.
 type limiterSlot struct {
 	key clientKey
-	// Number of the window curr counts (ns since epoch / window), modulo
-	// 2^32: a client idle for exactly 2^32 windows would find its old counts
-	// again, which is harmless and, for windows of a millisecond or more,
-	// takes over 49 days.
-	win  uint32
+	// Number of the window curr counts (ns since epoch / window). Full 64
+	// bits, so that it never wraps and a window before it is recognised.
+	win  int64
 	curr uint32 // requests allowed in window win
 	prev uint32 // requests allowed in window win-1
 }
 
 // idle returns how many windows ago the slot last counted, given window n.
-func (s *limiterSlot) idle(n uint32) uint32 { return n - s.win }
+func (s *limiterSlot) idle(n int64) int64 { return n - s.win }
 
-// roll moves the slot to window n, shifting or clearing its counts.
-func (s *limiterSlot) roll(n uint32) {
+// roll moves the slot to window n >= win, shifting or clearing its counts.
+func (s *limiterSlot) roll(n int64) {
 	switch s.idle(n) {
 	case 0:
 	case 1:
@@ -209,13 +207,28 @@ func (l *limiter) now() int64 { return int64(time.Since(l.epoch)) }
 // allow records one request from ip. When the request is over the limit it
 // returns false and how long until the next one would be allowed.
 func (l *limiter) allow(ip netip.Addr) (bool, time.Duration) {
-	return l.allowAt(l.key(ip), l.now())
+	k := l.key(ip)
+	s := &l.shards[k.hash()&l.mask]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The clock is read under the lock: a time read before waiting for it
+	// could lie in a window before the one a concurrent request has since
+	// moved the client to.
+	return l.allowLocked(s, k, l.now())
+}
+
+// allowAt is allow for a given key and time.
+func (l *limiter) allowAt(k clientKey, now int64) (bool, time.Duration) {
+	s := &l.shards[k.hash()&l.mask]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return l.allowLocked(s, k, now)
 }
 
 // windowAt returns the number of the window holding now and how far into
 // it now is. Requests come in time order, nearly always in the window seen
 // last, so the (slow) division is only done when the window changes.
-func (l *limiter) windowAt(now int64) (uint32, int64) {
+func (l *limiter) windowAt(now int64) (int64, int64) {
 	n := l.lastWin.Load()
 	elapsed := now - n*l.window
 	if elapsed < 0 || elapsed >= l.window {
@@ -223,16 +236,21 @@ func (l *limiter) windowAt(now int64) (uint32, int64) {
 		elapsed = now - n*l.window
 		l.lastWin.Store(n)
 	}
-	return uint32(n), elapsed
+	return n, elapsed
 }
 
-func (l *limiter) allowAt(k clientKey, now int64) (bool, time.Duration) {
+// allowLocked is allowAt with s, the shard of k, locked.
+func (l *limiter) allowLocked(s *limiterShard, k clientKey, now int64) (bool, time.Duration) {
 	n, elapsed := l.windowAt(now)
-	s := &l.shards[k.hash()&l.mask]
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if i, ok := s.index[k]; ok {
 		slot := &s.slots[i]
+		if n < slot.win {
+			// A time older than the client's window (the clock is read under
+			// the lock, so only a caller passing a stale time gets here):
+			// count it at the start of that window, the strictest reading,
+			// rather than let the window arithmetic clear the counts.
+			n, elapsed = slot.win, 0
+		}
 		slot.roll(n)
 		if !l.fits(uint64(slot.prev), uint64(slot.curr)+1, elapsed) {
 			return false, l.wait(uint64(slot.prev), uint64(slot.curr), elapsed)
@@ -291,7 +309,7 @@ func mulDiv(a uint64, b int64, c uint64) int64 {
 // whose counts lie two or more windows back behaves exactly like an absent
 // one, so those are reused first; otherwise the slot under the clock hand,
 // the oldest admission, is evicted.
-func (s *limiterShard) insert(slot limiterSlot, n uint32, capacity int) {
+func (s *limiterShard) insert(slot limiterSlot, n int64, capacity int) {
 	if capacity <= 0 {
 		return
 	}

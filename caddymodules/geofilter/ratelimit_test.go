@@ -207,8 +207,8 @@ func TestLimiterKeys(t *testing.T) {
 }
 
 func TestLimiterCap(t *testing.T) {
-	if n := unsafe.Sizeof(limiterSlot{}); n != 28 {
-		t.Errorf("limiterSlot is %d bytes, want 28", n)
+	if n := unsafe.Sizeof(limiterSlot{}); n != 32 {
+		t.Errorf("limiterSlot is %d bytes, want 32", n)
 	}
 	const maxClients = 1000
 	l := testLimiter(1, time.Hour, maxClients)
@@ -336,5 +336,32 @@ func BenchmarkLimiterRefused(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		l.allow(ip)
+	}
+}
+
+// TestLimiterStaleTime checks that a request carrying a time from before
+// the client's current window (read before a concurrent request moved the
+// client on) does not clear the client's counts.
+func TestLimiterStaleTime(t *testing.T) {
+	const sec = int64(time.Second)
+	l := testLimiter(5, 10*time.Second, 0)
+	k := l.key(netip.MustParseAddr("192.0.2.1"))
+	boundary := 100 * 10 * sec
+	allowed := 0
+	for i := range int64(5) { // fill the budget just after the boundary
+		if ok, _ := l.allowAt(k, boundary+1+i); ok {
+			allowed++
+		}
+	}
+	if ok, _ := l.allowAt(k, boundary-1); ok { // the straggler
+		allowed++
+	}
+	for i := range int64(5) {
+		if ok, _ := l.allowAt(k, boundary+100+i); ok {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Errorf("allowed %d requests within a few nanoseconds, limit 5", allowed)
 	}
 }

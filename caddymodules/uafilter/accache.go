@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"weak"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // The same lists are often configured in many site blocks, and during a
@@ -15,6 +17,12 @@ var automatonCache = struct {
 	sync.Mutex
 	m map[[sha256.Size]byte]weak.Pointer[automaton]
 }{m: make(map[[sha256.Size]byte]weak.Pointer[automaton])}
+
+// automatonBuilds deduplicates concurrent builds of one pattern set.
+var automatonBuilds singleflight.Group
+
+// newAutomaton builds an automaton; a variable so tests can observe builds.
+var newAutomaton = buildAutomaton
 
 // sharedAutomaton returns a cached automaton for patterns or builds one.
 func sharedAutomaton(patterns []acPattern) (*automaton, error) {
@@ -36,32 +44,42 @@ func sharedAutomaton(patterns []acPattern) (*automaton, error) {
 	var key [sha256.Size]byte
 	h.Sum(key[:0])
 
-	automatonCache.Lock()
-	if wp, ok := automatonCache.m[key]; ok {
-		if a := wp.Value(); a != nil {
-			automatonCache.Unlock()
-			return a, nil
-		}
+	if a := cachedAutomaton(key); a != nil {
+		return a, nil
 	}
-	automatonCache.Unlock()
-
-	a, err := buildAutomaton(patterns)
+	// After a list file changes, every handler and matcher watching it
+	// rebuilds the same patterns at about the same time: build each set
+	// once, so that peak memory is one automaton, not one per watcher.
+	v, err, _ := automatonBuilds.Do(string(key[:]), func() (any, error) {
+		if a := cachedAutomaton(key); a != nil {
+			return a, nil // built by a flight that just ended
+		}
+		a, err := newAutomaton(patterns)
+		if err != nil {
+			return nil, err
+		}
+		automatonCache.Lock()
+		defer automatonCache.Unlock()
+		for k, wp := range automatonCache.m {
+			if wp.Value() == nil {
+				delete(automatonCache.m, k)
+			}
+		}
+		automatonCache.m[key] = weak.Make(a)
+		return a, nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return v.(*automaton), nil
+}
 
+// cachedAutomaton returns the live automaton cached under key, or nil.
+func cachedAutomaton(key [sha256.Size]byte) *automaton {
 	automatonCache.Lock()
 	defer automatonCache.Unlock()
-	for k, wp := range automatonCache.m {
-		if wp.Value() == nil {
-			delete(automatonCache.m, k)
-		}
-	}
 	if wp, ok := automatonCache.m[key]; ok {
-		if other := wp.Value(); other != nil {
-			return other, nil // built concurrently
-		}
+		return wp.Value()
 	}
-	automatonCache.m[key] = weak.Make(a)
-	return a, nil
+	return nil
 }

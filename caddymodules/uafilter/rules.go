@@ -238,7 +238,8 @@ type listFile struct {
 	path     string
 	label    string
 	stamp    fileStamp // of the patterns in use (or of the last bad version)
-	pending  fileStamp // a change seen at the previous poll
+	pending  fileStamp // a change seen at an earlier poll
+	stable   int       // polls since then that found pending unchanged
 	patterns []string
 	lastErr  string
 }
@@ -438,6 +439,10 @@ func (e *engine) build() (*ruleSet, error) {
 	return rs, nil
 }
 
+// stablePolls is how many consecutive polls must find a changed list file
+// unchanged before it is read.
+const stablePolls = 2
+
 // watch polls the list files until stopped.
 func (e *engine) watch(ctxDone <-chan struct{}, interval time.Duration) {
 	defer close(e.done)
@@ -468,18 +473,27 @@ func (e *engine) poll() {
 		}
 		stamp := stampOf(fi)
 		if stamp == f.stamp {
-			f.pending = fileStamp{}
+			f.pending, f.stable = fileStamp{}, 0
 			continue
 		}
 		if stamp != f.pending {
 			// Changed since the last poll: wait until the file has been
-			// stable for one interval, so that a file being written in
-			// place (truncated, then filled) is not read half-way.
-			f.pending = stamp
+			// left alone for stablePolls more polls, so that a file being
+			// written in place (truncated, then filled) is not read
+			// half-way even if its writer pauses for an interval.
+			f.pending, f.stable = stamp, 0
 			continue
 		}
-		f.pending = fileStamp{}
+		if f.stable++; f.stable < stablePolls {
+			continue
+		}
+		f.pending, f.stable = fileStamp{}, 0
 		pats, rstamp, err := readListFile(f.path)
+		if fi, serr := os.Stat(f.path); serr == nil && (stampOf(fi) != stamp || err == nil && rstamp != stamp) {
+			// Written to while being read: wait for it to settle again.
+			f.pending = stampOf(fi)
+			continue
+		}
 		if err != nil {
 			e.fileError(f, err)
 			if errors.As(err, new(listParseError)) {

@@ -499,3 +499,39 @@ func TestIdenticalListsShareAutomaton(t *testing.T) {
 		t.Fatal("different rules share an automaton")
 	}
 }
+
+// TestListFileWrittenInPlaceSlowly checks that a list file whose writer
+// pauses for a whole interval half-way is not loaded half-written: a
+// change is read only once two consecutive polls find it unchanged.
+func TestListFileWrittenInPlaceSlowly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agents.txt")
+	writeFile(t, path, "EvilBot\n")
+	// Polled by hand: the watcher's interval never comes round.
+	e, _ := newTestEngine(t, Rules{ListFile: []string{path}, ReloadInterval: caddy.Duration(time.Hour)})
+	label := "file:" + path
+
+	// The writer has got as far as the start of "Mozilla-Impostor".
+	if err := os.WriteFile(path, []byte("EvilBot\nMozilla"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.poll() // notices the change
+	e.poll() // unchanged for one interval: the writer may be stalled
+	if l, _ := selects(e, "Mozilla/5.0 (X11; Linux x86_64)"); l != "" {
+		t.Fatal("half-written list file loaded after one quiet interval")
+	}
+	if err := os.WriteFile(path, []byte("EvilBot\nMozilla-Impostor\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.poll()
+	e.poll()
+	if l, _ := selects(e, "Mozilla-Impostor/1"); l != "" {
+		t.Fatal("list file loaded after one quiet interval")
+	}
+	e.poll()
+	if l, _ := selects(e, "Mozilla-Impostor/1"); l != label {
+		t.Fatal("finished list file not loaded after two quiet intervals")
+	}
+	if l, _ := selects(e, "Mozilla/5.0 (X11; Linux x86_64)"); l != "" {
+		t.Fatal("browser blocked")
+	}
+}
