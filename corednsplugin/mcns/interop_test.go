@@ -1,6 +1,7 @@
 package mcns
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,46 +37,8 @@ func TestInteropPowerDNS(t *testing.T) {
 	m := startMCNS(t, []string{"."}, seeds...)
 
 	dir := t.TempDir()
-	port := freeUDPPort(t)
-	conf := fmt.Sprintf(`launch=gsqlite3
-gsqlite3-database=%s
-local-address=127.0.0.1
-local-port=%d
-socket-dir=%s
-daemon=no
-guardian=no
-disable-syslog=yes
-write-pid=no
-webserver=no
-api=no
-loglevel=3
-`, m.config.dbPath, port, dir)
-	if err := os.WriteFile(filepath.Join(dir, "pdns.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(pdnsServer, "--config-dir="+dir)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+	addr := startPDNS(t, dir, m.config.dbPath)
 	c := &dns.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		_, _, err := c.Exchange(new(dns.Msg).SetQuestion("mcp.metacircular.net.", dns.TypeSOA), addr)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pdns_server not answering on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 
 	names := []string{"mcp.metacircular.net.", "rift.mcp.metacircular.net.", "ns.mcp.metacircular.net.", "nx.mcp.metacircular.net.",
 		"svc.mcp.metacircular.net.", "metacrypt.svc.mcp.metacircular.net.", "mcr.svc.mcp.metacircular.net.",
@@ -146,12 +110,101 @@ func recordsOf(m *dns.Msg) string {
 	return dns.RcodeToString[m.Rcode] + fmt.Sprintf(" aa=%v\n", m.Authoritative) + strings.Join(s, "\n")
 }
 
-func freeUDPPort(t *testing.T) int {
+// startPDNS starts pdns_server on the database and returns its address once
+// it answers. A port taken by another test between picking and binding
+// makes pdns_server exit; it is then started again on another port.
+func startPDNS(t *testing.T, dir, db string) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		port := freeDNSPort(t)
+		conf := fmt.Sprintf(`launch=gsqlite3
+gsqlite3-database=%s
+local-address=127.0.0.1
+local-port=%d
+socket-dir=%s
+daemon=no
+guardian=no
+disable-syslog=yes
+write-pid=no
+webserver=no
+api=no
+loglevel=3
+`, db, port, dir)
+		if err := os.WriteFile(filepath.Join(dir, "pdns.conf"), []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(pdnsServer, "--config-dir="+dir)
+		out := new(syncBuffer)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		stop := func() { cmd.Process.Kill(); <-exited }
+		addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+		c := &dns.Client{Timeout: time.Second}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, _, err := c.Exchange(new(dns.Msg).SetQuestion("mcp.metacircular.net.", dns.TypeSOA), addr)
+			if err == nil {
+				t.Cleanup(stop)
+				return addr
+			}
+			select {
+			case <-exited:
+				if attempt < 3 {
+					t.Logf("pdns_server exited (attempt %d), retrying on another port:\n%s", attempt, out)
+					break
+				}
+				t.Fatalf("pdns_server exited:\n%s", out)
+			default:
+				if time.Now().After(deadline) {
+					stop()
+					t.Fatalf("pdns_server not answering on %s: %v\n%s", addr, err, out)
+				}
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			break
+		}
 	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// freeDNSPort returns a loopback port free for both UDP and TCP now.
+func freeDNSPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
+		pc.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// syncBuffer collects a process's output while the test may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
