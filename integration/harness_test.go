@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/metacircular/edge/internal/syncbuf"
 )
 
 // binDir returns the directory of the built binaries or skips the test.
@@ -77,7 +79,7 @@ func run(t *testing.T, env []string, name string, args ...string) (string, error
 // process is a long-running command in its own process group.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan error
 }
 
@@ -88,7 +90,7 @@ func start(t *testing.T, dir string, env []string, name string, args ...string) 
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	out := new(syncBuffer)
+	out := new(syncbuf.Buffer)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

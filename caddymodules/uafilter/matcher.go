@@ -36,11 +36,7 @@ func (MatchUserAgent) CaddyModule() caddy.ModuleInfo {
 // Provision compiles the rules, reads list files and starts watching them.
 func (m *MatchUserAgent) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
-	sel, reloads, err := provisionMetrics(ctx, matchedOpts)
-	if err != nil {
-		return err
-	}
-	eng, err := newEngine(ctx, m.Rules, m.logger, sel, reloads)
+	eng, err := provisionEngine(ctx, m.Rules, m.logger, matchedOpts)
 	if err != nil {
 		return err
 	}

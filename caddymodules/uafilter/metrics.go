@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 )
 
 const metricsNamespace, metricsSubsystem = "caddy", "uafilter"
@@ -58,6 +59,16 @@ func counterVec(ctx caddy.Context, opts prometheus.CounterOpts, label string) (*
 }
 
 // provisionMetrics returns the selection counter and the reload counter.
+// provisionEngine is the Provision step the handler and the matcher share:
+// their counters (selected requests counted under opts) and the engine.
+func provisionEngine(ctx caddy.Context, rules Rules, logger *zap.Logger, opts prometheus.CounterOpts) (*engine, error) {
+	sel, reloads, err := provisionMetrics(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(ctx, rules, logger, sel, reloads)
+}
+
 func provisionMetrics(ctx caddy.Context, opts prometheus.CounterOpts) (sel, reloads *prometheus.CounterVec, err error) {
 	sel, err = counterVec(ctx, opts, "list")
 	if err != nil {

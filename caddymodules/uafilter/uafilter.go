@@ -56,11 +56,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Status < 400 || h.Status > 599 {
 		return fmt.Errorf("status: %d is not an HTTP error status (400-599)", h.Status)
 	}
-	sel, reloads, err := provisionMetrics(ctx, blockedOpts)
-	if err != nil {
-		return err
-	}
-	eng, err := newEngine(ctx, h.Rules, h.logger, sel, reloads)
+	eng, err := provisionEngine(ctx, h.Rules, h.logger, blockedOpts)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package mcns
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -9,11 +8,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/metacircular/edge/internal/syncbuf"
 )
 
 const pdnsServer = "/usr/sbin/pdns_server"
@@ -134,7 +134,7 @@ loglevel=3
 			t.Fatal(err)
 		}
 		cmd := exec.Command(pdnsServer, "--config-dir="+dir)
-		out := new(syncBuffer)
+		out := new(syncbuf.Buffer)
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -189,22 +189,4 @@ func freeDNSPort(t *testing.T) int {
 	}
 	t.Fatal("no free port")
 	return 0
-}
-
-// syncBuffer collects a process's output while the test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
