@@ -11,6 +11,9 @@ MOD_FILES     := go.mod go.sum
 CADDY_SRC     := $(shell find caddymodules cmd/xcaddybuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
 COREDNS_SRC   := $(shell find corednsplugin cmd/corednsbuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
 TOOLS         := devca demobackend geoipgen mcns-token
+# The small tools import packages from all over the tree; they build in a
+# second, so any source change rebuilds them.
+GO_SRC        := $(shell find . -name '*.go' ! -name '*_test.go' ! -path './_build/*' 2>/dev/null)
 
 .PHONY: all build caddy coredns tools test e2e bench run clean tidy
 
@@ -29,7 +32,7 @@ $(BIN)/coredns: plugin.cfg $(MOD_FILES) $(COREDNS_SRC)
 	$(GO) run ./cmd/corednsbuild -cfg plugin.cfg -o $@
 
 define tool_rule
-$(BIN)/$(1): $(wildcard cmd/$(1)/*.go) $(MOD_FILES)
+$(BIN)/$(1): $(GO_SRC) $(MOD_FILES)
 	$(GO) build -o $$@ ./cmd/$(1)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
