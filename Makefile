@@ -8,8 +8,8 @@ export CGO_ENABLED ?= 0
 # Inputs of each binary: the build description, the module files, and every
 # non-test source file (embedded files included) of the code built into it.
 MOD_FILES     := go.mod go.sum
-CADDY_SRC     := $(shell find caddymodules cmd/xcaddybuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
-COREDNS_SRC   := $(shell find corednsplugin cmd/corednsbuild -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
+CADDY_SRC     := $(shell find caddymodules cmd/xcaddybuild internal -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
+COREDNS_SRC   := $(shell find corednsplugin cmd/corednsbuild internal -type f ! -name '*_test.go' ! -name '*.md' ! -path '*/testdata/*' 2>/dev/null)
 TOOLS         := devca demobackend geoipgen mcns-token
 # The small tools import packages from all over the tree; they build in a
 # second, so any source change rebuilds them.
