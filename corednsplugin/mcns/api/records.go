@@ -106,12 +106,16 @@ func absName(name, zone string) (string, error) {
 	return name + "." + zone, nil
 }
 
-func recordID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
-		return 0, badRequest("record id must be a positive integer")
+// recordRef reads the zone and record id of /v1/zones/{zone}/records/{id}.
+func recordRef(r *http.Request) (zone string, id int64, err error) {
+	if zone, err = zoneParam(r); err != nil {
+		return "", 0, err
 	}
-	return id, nil
+	id, err = strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return "", 0, badRequest("record id must be a positive integer")
+	}
+	return zone, id, nil
 }
 
 // spec builds the store's record from the request over base, checking what
@@ -176,12 +180,7 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
-	zone, err := zoneParam(r)
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	id, err := recordID(r)
+	zone, id, err := recordRef(r)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -232,12 +231,7 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
-	zone, err := zoneParam(r)
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	id, err := recordID(r)
+	zone, id, err := recordRef(r)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -267,12 +261,7 @@ func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) {
-	zone, err := zoneParam(r)
-	if err != nil {
-		s.writeErr(w, r, err)
-		return
-	}
-	id, err := recordID(r)
+	zone, id, err := recordRef(r)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
