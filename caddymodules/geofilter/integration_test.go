@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/metacircular/edge/internal/caddyadmin"
 )
 
 // The tests run Caddy in-process on their own admin and HTTP ports, so they
@@ -125,27 +127,17 @@ func loadConfig(t *testing.T, cfg, adapter string) (int, string) {
 	if adapter != "json" {
 		ct = "text/" + adapter
 	}
-	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", adminPort), strings.NewReader(cfg))
+	status, body, err := caddyadmin.Load(fmt.Sprintf("localhost:%d", adminPort), cfg, ct)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", ct)
-	// Every load, even a refused one, replaces Caddy's admin server and
-	// shuts the old one down: a kept-alive connection to it may be reset.
-	req.Close = true
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var e struct {
 		Error string `json:"error"`
 	}
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		return resp.StatusCode, e.Error
+	if json.Unmarshal([]byte(body), &e) == nil && e.Error != "" {
+		return status, e.Error
 	}
-	return resp.StatusCode, string(body)
+	return status, body
 }
 
 func jsonList(s ...string) string {

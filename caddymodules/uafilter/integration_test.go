@@ -13,6 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/metacircular/edge/internal/caddyadmin"
 )
 
 // The tests run Caddy in-process. Caddy listens with SO_REUSEPORT, so two
@@ -289,21 +291,11 @@ func TestIntegrationListFileReload(t *testing.T) {
 // and response body.
 func loadConfig(t *testing.T, config, contentType string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("http://localhost:%d/load", adminPort), strings.NewReader(config))
+	status, body, err := caddyadmin.Load(fmt.Sprintf("localhost:%d", adminPort), config, contentType)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", contentType)
-	// Every /load, even a refused one, replaces Caddy's admin server, so a
-	// kept-alive connection may be reset under the next request.
-	req.Close = true
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return status, body
 }
 
 func TestIntegrationLoadErrors(t *testing.T) {
