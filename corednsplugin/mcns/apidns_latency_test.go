@@ -34,6 +34,7 @@ func TestAPIWriteAnsweredByDNSAtOnce(t *testing.T) {
 	mcns %s {
 		seed %s %s
 		refresh 1s
+		allow_zones mcp.metacircular.net example.net
 		api %s {
 			insecure_plaintext
 			tokens %s

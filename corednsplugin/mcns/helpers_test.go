@@ -2,6 +2,7 @@ package mcns
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,8 +60,15 @@ func startMCNS(t testing.TB, blockZones []string, seeds ...string) *MCNS {
 	return startWith(t, cfg, blockZones)
 }
 
+// anyClient lets every client recurse, so tests of passing names on are
+// not refused for test.ResponseWriter's non-loopback address.
+var anyClient = recursionNets{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+
 func startWith(t testing.TB, cfg config, blockZones []string) *MCNS {
 	t.Helper()
+	if cfg.recursion == nil {
+		cfg.recursion = anyClient
+	}
 	m := New(cfg, blockZones)
 	m.Next = nextHandler()
 	if err := m.Start(); err != nil {

@@ -27,6 +27,7 @@ func (m *MCNS) start() error {
 		return fmt.Errorf("%s: %w", pluginName, err)
 	}
 	st.SetJournalLimits(m.config.journalLimits())
+	st.SetAllowedZones(m.config.allowZones)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if len(m.config.seeds) > 0 {
@@ -39,8 +40,16 @@ func (m *MCNS) start() error {
 			log.Infof("Seeded %s into %s", strings.Join(imported, ", "), m.config.dbPath)
 		}
 	}
+	floor, err := m.raiseSerials(ctx, st)
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("%s: %w", pluginName, err)
+	}
+	if outside, err := st.ZonesOutsideAllowed(ctx); err == nil && len(outside) > 0 {
+		log.Warningf("Zones outside allow_zones are served but cannot be changed through mcns: %s", strings.Join(outside, ", "))
+	}
 	m.mu.Lock()
-	m.st = st
+	m.st, m.floor = st, floor
 	m.mu.Unlock()
 	if err := m.refresh(ctx); err != nil {
 		m.mu.Lock()
@@ -61,6 +70,24 @@ func (m *MCNS) start() error {
 		}
 	}
 	return nil
+}
+
+// raiseSerials reads the serials served before and raises every zone of
+// the database above them, so the first answer after a restore from an
+// older copy already carries a serial secondaries take for newer.
+func (m *MCNS) raiseSerials(ctx context.Context, st *store.Store) (*serialFloor, error) {
+	floor, err := loadSerialFloor(floorPath(m.config.dbPath))
+	if err != nil {
+		return nil, err
+	}
+	raised, err := st.RaiseSerials(ctx, floor.serials)
+	if err != nil {
+		return nil, err
+	}
+	for _, z := range raised {
+		log.Warningf("Zone %s: the database's serial is behind serial %d served before (restored from an older copy?); serving a higher one, secondaries get a full transfer", z, floor.serials[z])
+	}
+	return floor, nil
 }
 
 // poll checks the database for changes every interval until Stop.

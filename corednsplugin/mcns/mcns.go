@@ -47,6 +47,10 @@ type MCNS struct {
 	// get full transfers meanwhile.
 	journalGap map[string]bool
 
+	// floor keeps the highest serial served per zone outside the
+	// database (serialfloor.go); guarded by mu.
+	floor *serialFloor
+
 	api    *api.Server
 	stopCh chan struct{}
 	done   chan struct{}
@@ -58,6 +62,9 @@ type MCNS struct {
 
 // New returns an mcns instance for cfg serving inside blockZones.
 func New(cfg config, blockZones []string) *MCNS {
+	if cfg.recursion == nil {
+		cfg.recursion = defaultRecursionNets
+	}
 	m := &MCNS{config: cfg, blockZones: blockZones, journalGap: map[string]bool{}}
 	m.notifier = newNotifier(notifyDelay, m.sendNotify)
 	for _, z := range blockZones {
@@ -76,7 +83,7 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	state := request.Request{W: w, Req: r}
 	qname := state.Name()
 	if !m.rootBlock && plugin.Zones(m.blockZones).Matches(qname) == "" {
-		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+		return m.next(ctx, w, r)
 	}
 	snap := m.snap.Load()
 	if snap == nil {
@@ -90,7 +97,7 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	}
 	zone := plugin.Zones(snap.names).Matches(qname)
 	if zone == "" || len(r.Question) == 0 {
-		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+		return m.next(ctx, w, r)
 	}
 	if r.Opcode != dns.OpcodeQuery {
 		return dns.RcodeNotImplemented, nil
@@ -129,6 +136,16 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	}
 	w.WriteMsg(msg)
 	return dns.RcodeSuccess, nil
+}
+
+// next passes a query for a name outside mcns's zones on (to cache and
+// forward) if the client may recurse, and refuses it otherwise.
+func (m *MCNS) next(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	if !m.config.recursion.allows(w.RemoteAddr()) {
+		refuseRecursion(w, r)
+		return dns.RcodeSuccess, nil
+	}
+	return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 }
 
 // negativeSOA caps the TTL of an SOA in the authority section, present only

@@ -46,6 +46,12 @@ var (
 		Name:      "notify_rounds_total",
 		Help:      "NOTIFY rounds sent to secondaries after zone changes, by result (ok, failed).",
 	}, []string{"result"})
+	recursionRefused = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "recursion_refused_total",
+		Help:      "Queries for names outside mcns's zones refused because the client is not in recursion_allow.",
+	})
 	lastLoad = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

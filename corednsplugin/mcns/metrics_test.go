@@ -14,6 +14,12 @@ func gaugeValue(g prometheus.Gauge) float64 {
 	return m.GetGauge().GetValue()
 }
 
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	c.Write(&m)
+	return m.GetCounter().GetValue()
+}
+
 func TestMetrics(t *testing.T) {
 	z0, r0 := gaugeValue(zonesGauge), gaugeValue(recordsGauge)
 	m := startMCNS(t, []string{"."}, writeZones(t, exampleOrg, reverseZone)...)

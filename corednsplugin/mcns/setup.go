@@ -74,6 +74,13 @@ type config struct {
 	refresh time.Duration
 	api     *api.Config
 
+	// recursion lists the clients whose queries for other names go on to
+	// the next plugin (nil: defaultRecursionNets); see recursion.go.
+	recursion recursionNets
+	// allowZones are the suffixes zones may be created or changed under;
+	// nil: any zone may be changed, none created through the API.
+	allowZones []string
+
 	// updates maps a zone to the TSIG key names allowed to UPDATE it.
 	updates map[string]map[string]bool
 	// journalEntries and journalAge bound each zone's IXFR journal; zero
@@ -105,10 +112,12 @@ func (c config) updateAllowed(zone, key string) bool { return c.updates[zone][ke
 //	    api ADDR { ... }
 //	    update ZONE KEY...
 //	    journal ENTRIES [MAX_AGE]
+//	    recursion_allow NET...
+//	    allow_zones SUFFIX...
 //	}
 func parse(c *caddy.Controller) (config, error) {
 	cfg := config{refresh: defaultRefresh}
-	journalSeen := false
+	journalSeen, recursionSeen := false, false
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -206,10 +215,32 @@ func parse(c *caddy.Controller) (config, error) {
 						cfg.journalAge = -1
 					}
 				}
+			case "recursion_allow":
+				if recursionSeen {
+					return cfg, c.Err("recursion_allow given twice")
+				}
+				recursionSeen = true
+				nets, err := parseRecursionNets(c.RemainingArgs())
+				if err != nil {
+					return cfg, c.Err(err.Error())
+				}
+				cfg.recursion = nets
+			case "allow_zones":
+				if cfg.allowZones != nil {
+					return cfg, c.Err("allow_zones given twice")
+				}
+				zones, err := parseAllowZones(c.RemainingArgs())
+				if err != nil {
+					return cfg, c.Err(err.Error())
+				}
+				cfg.allowZones = zones
 			default:
 				return cfg, c.Errf("unknown property %q", c.Val())
 			}
 		}
+	}
+	if cfg.api != nil {
+		cfg.api.AllowZones = cfg.allowZones
 	}
 	return cfg, nil
 }

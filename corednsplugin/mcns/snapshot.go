@@ -230,9 +230,19 @@ func (m *MCNS) rebuildZone(zone string) {
 	lastLoad.SetToCurrentTime()
 }
 
-// install swaps in cur with changes and updates the size gauges. The
-// caller holds m.mu.
+// install swaps in cur with changes and updates the size gauges. The new
+// serials are recorded as served before anyone can see them. The caller
+// holds m.mu.
 func (m *MCNS) install(cur *snapshot, changes map[string]*servedZone) {
+	served := make(map[string]uint32, len(changes))
+	for name, sz := range changes {
+		if sz != nil && sz.z != nil {
+			served[name] = sz.z.SOA.Serial
+		}
+	}
+	if m.floor != nil && len(served) > 0 {
+		m.floor.served(served)
+	}
 	next := cur
 	if len(changes) > 0 {
 		next = cur.with(changes)
@@ -245,8 +255,8 @@ func (m *MCNS) install(cur *snapshot, changes map[string]*servedZone) {
 	zonesGauge.Add(float64(len(next.names)) - m.gaugeZone)
 	recordsGauge.Add(recs - m.gaugeRecs)
 	m.gaugeZone, m.gaugeRecs = float64(len(next.names)), recs
-	for name, sz := range changes {
-		if sz != nil && sz.z != nil && m.serves(name) {
+	for name := range served {
+		if m.serves(name) {
 			m.notifier.changed(name)
 		}
 	}

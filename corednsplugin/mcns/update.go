@@ -90,7 +90,7 @@ func applyUpdate(ctx context.Context, st *store.Store, zone string, prereqs, upd
 		return dns.RcodeSuccess, changed
 	case errors.As(err, &rc):
 		return int(rc), false
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrForbidden):
 		// The zone's rules (CNAME exclusivity, DNAME, values, apex NS):
 		// refuse the whole UPDATE rather than apply part of it.
 		log.Infof("UPDATE for %s refused: %v", zone, err)
@@ -258,7 +258,7 @@ func applyOne(tx *store.Tx, zone string, rr dns.RR) (bool, error) {
 				return false, err
 			}
 			// §3.4.2.2: an SOA whose serial is not newer is ignored.
-			if !serialAfter(soa.Serial, cur.Serial) {
+			if !store.SerialAfter(soa.Serial, cur.Serial) {
 				return false, nil
 			}
 			return true, tx.SetSOA(soa)

@@ -44,7 +44,7 @@ func (m *MCNS) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	if serial == 0 {
 		return sz.z.Transfer(0)
 	}
-	if serial == soa.Serial || serialAfter(serial, soa.Serial) {
+	if serial == soa.Serial || store.SerialAfter(serial, soa.Serial) {
 		ch := make(chan []dns.RR, 1)
 		ch <- []dns.RR{soa}
 		close(ch)
@@ -89,6 +89,3 @@ func (m *MCNS) journal(zone string, from, to uint32) ([]store.JournalEntry, bool
 	}
 	return entries, ok
 }
-
-// serialAfter is RFC 1982 comparison: a is after b.
-func serialAfter(a, b uint32) bool { return a != b && a-b < 1<<31 }

@@ -49,6 +49,9 @@ type Config struct {
 	MCIAS             *MCIASConfig
 	SnapshotDir       string
 	SnapshotKeep      int
+	// AllowZones is mcns's allow_zones: zones may be created only when it
+	// is set (the store keeps every write inside it).
+	AllowZones []string
 	// Log receives the API's log lines; nil means CoreDNS's log.
 	Log Logger
 }

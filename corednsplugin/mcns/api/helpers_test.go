@@ -74,6 +74,9 @@ func newHarness(t testing.TB, b backend, cfg *Config) *harness {
 	if cfg == nil {
 		cfg = &Config{}
 	}
+	if cfg.AllowZones == nil {
+		cfg.AllowZones = []string{"."}
+	}
 	if cfg.TokensFile == "" && cfg.MCIAS == nil {
 		cfg.TokensFile = writeTokens(t, t.TempDir())
 	}

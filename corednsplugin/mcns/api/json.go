@@ -45,7 +45,7 @@ func badRequest(format string, v ...any) error {
 }
 
 // writeErr maps an error to its answer: the store's sentinel errors become
-// 404, 409 and 400 with the store's reason; anything else is a 500 whose
+// 404, 409, 400 and 403 with the store's reason; anything else is a 500 whose
 // details go to the log only.
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
@@ -58,6 +58,8 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, store.ErrInvalid):
 		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+	case errors.Is(err, store.ErrForbidden):
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 	default:
 		s.log.Errorf("api: %s %s: %v", r.Method, r.URL.Path, err)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")

@@ -121,6 +121,13 @@ func (s *Server) getZone(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
+	if len(s.cfg.AllowZones) == 0 {
+		// A zone created here is answered authoritatively to everyone;
+		// which names the platform may claim is the operator's decision.
+		s.writeErr(w, r, &httpError{status: http.StatusForbidden, code: "forbidden",
+			msg: "zone creation through the API is off: set allow_zones in the Corefile's mcns block"})
+		return
+	}
 	var q zoneRequest
 	if err := decode(w, r, &q); err != nil {
 		s.writeErr(w, r, err)

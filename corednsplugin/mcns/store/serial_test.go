@@ -23,7 +23,7 @@ func TestRecreatedZoneSerialContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	z := mustZone(t, s, "example.com")
-	if !serialGreater(z.Serial, old) {
+	if !SerialAfter(z.Serial, old) {
 		t.Errorf("recreated zone's serial %d is not after the deleted one's %d", z.Serial, old)
 	}
 	// Again, now from the recreated zone's serial.

@@ -30,6 +30,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
 	ErrInvalid  = errors.New("invalid")
+	// ErrForbidden: the zone is outside the store's allowed zones.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // Zone is one row of the domains table with its SOA fields.
@@ -88,6 +90,10 @@ type Store struct {
 	pollConn *sql.Conn
 
 	now func() time.Time // clock for serials; replaced in tests
+
+	// allowZones limits the zones writes may touch; nil: any (see
+	// SetAllowedZones).
+	allowZones []string
 
 	// Journal limits per zone, guarded by wmu.
 	journalEntries int

@@ -148,7 +148,7 @@ func TestZoneLifecycleAndSerial(t *testing.T) {
 			t.Fatal(err)
 		}
 		z, _ = s.Zone(ctx, "example.org.")
-		if !serialGreater(z.Serial, prev) {
+		if !SerialAfter(z.Serial, prev) {
 			t.Fatalf("serial %d after %d", z.Serial, prev)
 		}
 		prev = z.Serial

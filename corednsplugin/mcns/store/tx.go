@@ -18,16 +18,19 @@ const maxTTL = 1<<31 - 1
 // through a Tx inside Store.Update, which validates each record against the
 // zone's rules and bumps the SOA serial once at the end.
 type Tx struct {
-	tx       *sql.Tx
-	ctx      context.Context
-	zoneID   int64 // 0 until the zone exists
-	zone     string
-	created  bool // the zone was created in this transaction
-	deleted  bool // the zone was deleted in this transaction
-	changed  bool // some row changed
-	keepSOA  bool // the caller set the serial itself (seeding)
-	now      time.Time
-	soaRowID int64
+	tx      *sql.Tx
+	ctx     context.Context
+	zoneID  int64 // 0 until the zone exists
+	zone    string
+	created bool // the zone was created in this transaction
+	deleted bool // the zone was deleted in this transaction
+	changed bool // some row changed
+	keepSOA bool // the caller set the serial itself (seeding)
+	// resetJournal: the change cannot be expressed as an IXFR step (a
+	// serial raised over a restored database), so the journal ends here.
+	resetJournal bool
+	now          time.Time
+	soaRowID     int64
 
 	// diff is the transaction's net change for the journal: a row added
 	// and then deleted here, or a record removed and then added back
@@ -68,6 +71,9 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 	if err != nil {
 		return err
 	}
+	if err := s.checkAllowed(zone); err != nil {
+		return err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	sqlTx, err := s.db.BeginTx(ctx, nil)
@@ -103,7 +109,7 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 	// The journal is written in the same transaction as the change, so it
 	// can never disagree with the data.
 	switch {
-	case t.deleted || t.created:
+	case t.deleted || t.created || t.resetJournal:
 		// A zone's journal ends with it; a new zone starts without one.
 		if err := t.clearJournal(); err != nil {
 			return err
@@ -510,7 +516,7 @@ func (t *Tx) SetSOA(soa *dns.SOA) error {
 	if err != nil {
 		return err
 	}
-	if !serialGreater(soa.Serial, cur.Serial) {
+	if !SerialAfter(soa.Serial, cur.Serial) {
 		return fmt.Errorf("%w: SOA serial %d is not greater than %d", ErrInvalid, soa.Serial, cur.Serial)
 	}
 	soa = dns.Copy(soa).(*dns.SOA)
@@ -590,7 +596,7 @@ func (t *Tx) bumpSerial() error {
 func NextSerial(old uint32, now time.Time) uint32 {
 	y, m, d := now.UTC().Date()
 	date := uint32(y*1000000 + int(m)*10000 + d*100)
-	if serialGreater(date, old) {
+	if SerialAfter(date, old) {
 		return date
 	}
 	next := old + 1
@@ -600,7 +606,7 @@ func NextSerial(old uint32, now time.Time) uint32 {
 	return next
 }
 
-// serialGreater is RFC 1982 comparison: a is after b.
-func serialGreater(a, b uint32) bool {
+// SerialAfter is RFC 1982 serial number comparison: a is after b.
+func SerialAfter(a, b uint32) bool {
 	return a != b && a-b < 1<<31
 }
