@@ -104,6 +104,10 @@ func TestEndToEnd(t *testing.T) {
 		"SECONDARY=" + riftVPN,
 		"TSIG_KEYS=" + filepath.Join(dir, "tsig.keys"), "TSIG_UPDATE_KEY=update.mcp.metacircular.net.",
 		"UPSTREAM_A=" + upstream + ":53", "UPSTREAM_B=" + upstream + ":53",
+		// Our zones, and a lab zone created through the API below; the
+		// VPN side may recurse, the public side may not.
+		"ALLOW_ZONES=mcp.metacircular.net lab.example",
+		"RECURSION_ALLOW=127.0.0.0/8 ::1/128 " + svcVPN + "/24",
 		// Caddy: the site's own name, a local CA instead of ACME (no
 		// network), the lab's backend and GeoIP database.
 		"SITE_TLS=tls internal", "CADDY_EXTRA_GLOBAL=skip_install_trust",
@@ -187,11 +191,46 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	})
-	t.Run("outside name answered through forwarding", func(t *testing.T) {
-		out, err := l.output("client", "dig", "@"+svcPublic, "+time=2", "+tries=2", "www.example.org", "A")
+	t.Run("no open resolver: outside names refused to the public, forwarded for the VPN", func(t *testing.T) {
+		out, _ := l.output("client", "dig", "@"+svcPublic, "+time=2", "+tries=2", "www.example.org", "A")
+		if !strings.Contains(out, "status: REFUSED") || strings.Contains(out, "192.0.2.99") {
+			t.Errorf("public client, www.example.org:\n%s", out)
+		}
 		// Only the upstream knows this address.
+		out, err := l.output("rift", "dig", "@"+svcVPN, "+time=2", "+tries=2", "www.example.org", "A")
 		if err != nil || !strings.Contains(out, "192.0.2.99") {
-			t.Errorf("www.example.org: %v\n%s", err, out)
+			t.Errorf("VPN client, www.example.org: %v\n%s", err, out)
+		}
+	})
+	api := func(method, path, body string) string {
+		t.Helper()
+		out, err := l.output("svc", "curl", "-sS", "--max-time", "10", "--cacert", filepath.Join(pki, "ca.pem"),
+			"-X", method, "https://localhost:8444"+path,
+			"-H", "Authorization: Bearer "+token, "-H", "Content-Type: application/json",
+			"-d", body, "-w", "\n%{http_code}")
+		if err != nil {
+			t.Fatalf("API %s %s: %v\n%s", method, path, err, out)
+		}
+		return out
+	}
+	t.Run("a zone created later is never answered from the cache", func(t *testing.T) {
+		if out := api("POST", "/v1/zones", `{"name": "lab.example", "primary_ns": "ns.mcp.metacircular.net."}`); !strings.HasSuffix(out, "201") {
+			t.Fatalf("create lab.example: %s", out)
+		}
+		// Through the recursive path (mcns, cache, forward): the first
+		// answer is NXDOMAIN, which the cache would keep for 30 s.
+		vpnDig := func() string {
+			out, _ := l.output("rift", "dig", "@"+svcVPN, "+time=2", "+tries=2", "www.lab.example", "A")
+			return out
+		}
+		if out := vpnDig(); !strings.Contains(out, "status: NXDOMAIN") || !strings.Contains(out, " aa") {
+			t.Fatalf("www.lab.example before the record:\n%s", out)
+		}
+		if out := api("POST", "/v1/zones/lab.example/records", `{"name": "www", "type": "A", "value": "192.0.2.150"}`); !strings.HasSuffix(out, "201") {
+			t.Fatalf("add www.lab.example: %s", out)
+		}
+		if out := vpnDig(); !strings.Contains(out, "192.0.2.150") {
+			t.Errorf("www.lab.example right after the API call:\n%s", out)
 		}
 	})
 	t.Run("API change answered by svc and the secondary", func(t *testing.T) {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,45 +34,7 @@ func TestXfrSecondariesFollow(t *testing.T) {
 	start(t, dir, nil, filepath.Join(bin, "coredns"), "-conf", filepath.Join(dir, "Corefile"))
 	sec := "127.0.0.1:" + strconv.Itoa(secPort)
 
-	// knotd as a secondary: NOTIFY accepted from the primary's address,
-	// transfers signed with the TSIG key (knotd checks every signed
-	// response), zone kept in a storage directory of its own.
-	kdir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(kdir, "storage"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(kdir, "knot.conf"), fmt.Sprintf(`server:
-    rundir: "%[1]s"
-    listen: 127.0.0.1@%[2]d
-log:
-  - target: stdout
-    any: info
-database:
-    storage: "%[1]s/storage"
-control:
-    listen: "%[1]s/knot.sock"
-key:
-  - id: %[4]s
-    algorithm: hmac-sha256
-    secret: %[5]s
-remote:
-  - id: primary
-    address: 127.0.0.1@%[3]d
-    key: %[4]s
-acl:
-  - id: notify-from-primary
-    address: 127.0.0.1
-    action: notify
-template:
-  - id: default
-    storage: "%[1]s/storage"
-zone:
-  - domain: example.test
-    master: primary
-    acl: notify-from-primary
-`, kdir, knotPort, p.port, xfrKeyName, xfrKeySecret))
-	start(t, kdir, nil, knotd, "-c", filepath.Join(kdir, "knot.conf"))
-	knot := "127.0.0.1:" + strconv.Itoa(knotPort)
+	knot := startKnotSecondary(t, knotd, knotPort, p.port)
 
 	// Both load the zone at startup.
 	for _, s := range []string{sec, knot} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -205,4 +206,48 @@ func answerLines(out string) []string {
 		lines = append(lines, strings.Join(strings.Fields(l), " "))
 	}
 	return lines
+}
+
+// startKnotSecondary runs knotd as a secondary of example.test on
+// 127.0.0.1:knotPort: NOTIFY accepted from the primary's address, transfers
+// signed with the TSIG key (knotd checks every signed response), zone kept
+// in a storage directory of its own. It returns knotd's address.
+func startKnotSecondary(t *testing.T, knotd string, knotPort, primaryPort int) string {
+	t.Helper()
+	kdir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(kdir, "storage"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(kdir, "knot.conf"), fmt.Sprintf(`server:
+    rundir: "%[1]s"
+    listen: 127.0.0.1@%[2]d
+log:
+  - target: stdout
+    any: info
+database:
+    storage: "%[1]s/storage"
+control:
+    listen: "%[1]s/knot.sock"
+key:
+  - id: %[4]s
+    algorithm: hmac-sha256
+    secret: %[5]s
+remote:
+  - id: primary
+    address: 127.0.0.1@%[3]d
+    key: %[4]s
+acl:
+  - id: notify-from-primary
+    address: 127.0.0.1
+    action: notify
+template:
+  - id: default
+    storage: "%[1]s/storage"
+zone:
+  - domain: example.test
+    master: primary
+    acl: notify-from-primary
+`, kdir, knotPort, primaryPort, xfrKeyName, xfrKeySecret))
+	start(t, kdir, nil, knotd, "-c", filepath.Join(kdir, "knot.conf"))
+	return "127.0.0.1:" + strconv.Itoa(knotPort)
 }

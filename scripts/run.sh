@@ -46,6 +46,7 @@ export SECONDARY=127.0.0.1
 # No network here: outside names go to a loopback address nobody serves,
 # so they get SERVFAIL; in production these are public resolvers.
 export UPSTREAM_A=127.0.0.1:1054 UPSTREAM_B=127.0.0.1:1055
+export ALLOW_ZONES=mcp.metacircular.net RECURSION_ALLOW='127.0.0.0/8 ::1/128'
 
 # Caddyfile.example's placeholders.
 export CADDY_ADMIN=localhost:${CADDY_ADMIN_PORT:-2019}
