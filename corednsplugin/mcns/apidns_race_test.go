@@ -76,7 +76,7 @@ func TestAPIConcurrentWritersAndReaders(t *testing.T) {
 		},
 	}
 	m := startWith(t, cfg, []string{"."})
-	c := newAPIClient(m.api.Addr().String())
+	c := newAPIClient(m.api.Load().Addr().String())
 
 	var (
 		mu       sync.Mutex

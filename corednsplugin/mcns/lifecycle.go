@@ -62,12 +62,12 @@ func (m *MCNS) start() error {
 	m.stopCh, m.done = make(chan struct{}), make(chan struct{})
 	go m.poll(m.config.refresh)
 	if m.config.api != nil {
-		m.api = api.New(m.config.api, st, m.rebuildZone)
-		if err := m.api.Start(); err != nil {
-			m.api = nil
+		a := api.New(m.config.api, st, m.rebuildZone)
+		if err := a.Start(); err != nil {
 			m.shutdown()
 			return fmt.Errorf("%s: api: %w", pluginName, err)
 		}
+		m.api.Store(a)
 	}
 	return nil
 }
@@ -122,9 +122,8 @@ func (m *MCNS) Stop() error {
 func (m *MCNS) shutdown() error {
 	m.notifier.stop()
 	var errs []error
-	if m.api != nil {
-		errs = append(errs, m.api.Stop())
-		m.api = nil
+	if a := m.api.Swap(nil); a != nil {
+		errs = append(errs, a.Stop())
 	}
 	if m.stopCh != nil {
 		close(m.stopCh)

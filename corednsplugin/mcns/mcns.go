@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
-	"github.com/coredns/coredns/plugin/file"
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
@@ -51,7 +50,7 @@ type MCNS struct {
 	// database (serialfloor.go); guarded by mu.
 	floor *serialFloor
 
-	api    *api.Server
+	api    atomic.Pointer[api.Server] // read by Ready from the ready plugin
 	stopCh chan struct{}
 	done   chan struct{}
 
@@ -76,9 +75,8 @@ func New(cfg config, blockZones []string) *MCNS {
 }
 
 // ServeDNS implements plugin.Handler. Answers come from the current zone
-// snapshot through CoreDNS's file.Zone lookup, so AA, NXDOMAIN/NODATA,
-// CNAME chasing, wildcards, delegations with glue, empty non-terminals and
-// DNAME behave exactly as with the file plugin.
+// snapshot: from the generation's answer cache, or built by answer (file's
+// lookup, so they behave exactly as with the file plugin) and kept there.
 func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
 	qname := state.Name()
@@ -106,35 +104,20 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	if qt := state.QType(); qt == dns.TypeAXFR || qt == dns.TypeIXFR {
 		return dns.RcodeRefused, nil
 	}
-	z := snap.zones[zone].z
-
-	answer, ns, extra, result := z.Lookup(ctx, state, qname)
-
-	msg := new(dns.Msg)
-	msg.SetReply(r)
-	msg.Authoritative = true
-	msg.Answer, msg.Ns, msg.Extra = answer, ns, extra
-	switch result {
-	case file.NameError:
-		msg.Rcode = dns.RcodeNameError
-	case file.Delegation:
-		// A referral is not authoritative; an in-zone alias leading to
-		// it keeps AA for the original name.
-		if len(msg.Answer) == 0 {
-			msg.Authoritative = false
-		}
-	case file.ServerFailure:
-		// Non-empty: a CNAME whose out-of-zone target failed to resolve;
-		// send the CNAME with the target's rcode (RFC 6604 §3).
-		if len(msg.Answer) == 0 {
+	sz := snap.zones[zone]
+	key := answerKey{name: qname, qtype: state.QType(), do: state.Do()}
+	tmpl := sz.answers.get(key)
+	if tmpl == nil {
+		var cacheable bool
+		tmpl, cacheable = answer(ctx, state, sz.z, zone)
+		if tmpl == nil {
 			return dns.RcodeServerFailure, nil
 		}
-		msg.Rcode = dns.RcodeServerFailure
+		if cacheable {
+			sz.answers.put(key, tmpl)
+		}
 	}
-	if result != file.Delegation {
-		msg.Ns = negativeSOA(msg.Ns)
-	}
-	w.WriteMsg(msg)
+	w.WriteMsg(replyTo(r, tmpl))
 	return dns.RcodeSuccess, nil
 }
 
@@ -148,32 +131,21 @@ func (m *MCNS) next(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int,
 	return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 }
 
-// negativeSOA caps the TTL of an SOA in the authority section, present only
-// in negative answers, at the SOA's MINIMUM: RFC 2308 §3 makes the
-// negative-caching TTL the lesser of the two. The zone's own SOA record is
-// shared with other queries, so a changed one is a copy.
-func negativeSOA(ns []dns.RR) []dns.RR {
-	for i, rr := range ns {
-		soa, ok := rr.(*dns.SOA)
-		if !ok || soa.Hdr.Ttl <= soa.Minttl {
-			continue
-		}
-		out := make([]dns.RR, len(ns))
-		copy(out, ns)
-		c := *soa
-		c.Hdr.Ttl = soa.Minttl
-		out[i] = &c
-		return out
-	}
-	return ns
-}
-
 // Name implements plugin.Handler.
 func (m *MCNS) Name() string { return pluginName }
 
 // Ready implements the ready plugin's Readiness: true once the first
-// snapshot of the database is loaded.
-func (m *MCNS) Ready() bool { return m.ready.Load() }
+// snapshot of the database is loaded, and false again while the API's
+// tokens file does not parse (it grants nothing then; see api.Healthy), so
+// the ready endpoint shows the broken credentials, not only the logs. DNS
+// answers are not affected.
+func (m *MCNS) Ready() bool {
+	if !m.ready.Load() {
+		return false
+	}
+	a := m.api.Load()
+	return a == nil || a.Healthy() == nil
+}
 
 // CacheBypassZones implements cache.ZoneBypasser, so the cache plugin never
 // answers for data that can change at any moment through the API or the

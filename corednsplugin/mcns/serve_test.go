@@ -47,8 +47,10 @@ func negSOA() dns.RR {
 var serveCases = []test.Case{
 	{Qname: "www.example.org.", Qtype: dns.TypeA, Authoritative: true,
 		Answer: []dns.RR{test.A("www.example.org. 3600 IN A 192.0.2.10")}},
+	// A mixed-case (0x20) question: the owner name comes back in its case,
+	// as NSD and Knot send it.
 	{Qname: "WWW.Example.ORG.", Qtype: dns.TypeAAAA, Authoritative: true,
-		Answer: []dns.RR{test.AAAA("www.example.org. 3600 IN AAAA 2001:db8::10")}},
+		Answer: []dns.RR{test.AAAA("WWW.Example.ORG. 3600 IN AAAA 2001:db8::10")}},
 	// NODATA: NOERROR, empty answer, SOA with the negative TTL.
 	{Qname: "www.example.org.", Qtype: dns.TypeMX, Authoritative: true,
 		Ns: []dns.RR{negSOA()}},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/metacircular/edge/corednsplugin/mcns/api"
 	"github.com/metacircular/edge/corednsplugin/mcns/store"
+	"github.com/metacircular/edge/internal/version"
 )
 
 const pluginName = "mcns"
@@ -60,6 +61,7 @@ func setup(c *caddy.Controller) error {
 		m.Next = next
 		return m
 	})
+	version.AnnounceDefault(pluginName, log.Infof)
 	return nil
 }
 
@@ -77,6 +79,9 @@ type config struct {
 	// recursion lists the clients whose queries for other names go on to
 	// the next plugin (nil: defaultRecursionNets); see recursion.go.
 	recursion recursionNets
+	// answerCache is the number of replies kept per zone generation (see
+	// answercache.go); 0 turns the cache off.
+	answerCache int
 	// allowZones are the suffixes zones may be created or changed under;
 	// nil: any zone may be changed, none created through the API.
 	allowZones []string
@@ -114,9 +119,10 @@ func (c config) updateAllowed(zone, key string) bool { return c.updates[zone][ke
 //	    journal ENTRIES [MAX_AGE]
 //	    recursion_allow NET...
 //	    allow_zones SUFFIX...
+//	    answer_cache ENTRIES
 //	}
 func parse(c *caddy.Controller) (config, error) {
-	cfg := config{refresh: defaultRefresh}
+	cfg := config{refresh: defaultRefresh, answerCache: defaultAnswerCache}
 	journalSeen, recursionSeen := false, false
 	i := 0
 	for c.Next() {
@@ -225,6 +231,16 @@ func parse(c *caddy.Controller) (config, error) {
 					return cfg, c.Err(err.Error())
 				}
 				cfg.recursion = nets
+			case "answer_cache":
+				args := c.RemainingArgs()
+				if len(args) != 1 {
+					return cfg, c.ArgErr()
+				}
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n < 0 || n > 10000000 {
+					return cfg, c.Errf("answer_cache %q: must be a number of replies from 0 (off) to 10000000", args[0])
+				}
+				cfg.answerCache = n
 			case "allow_zones":
 				if cfg.allowZones != nil {
 					return cfg, c.Err("allow_zones given twice")

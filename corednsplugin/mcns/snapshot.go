@@ -28,6 +28,7 @@ type servedZone struct {
 	z       *file.Zone
 	fp      store.Fingerprint
 	records int
+	answers *answerCache // replies built from this generation; nil: off
 }
 
 // with returns a copy of s with the given zones replaced (nil removes).
@@ -54,7 +55,7 @@ func (s *snapshot) with(changes map[string]*servedZone) *snapshot {
 
 // buildZone loads zone from the store into a file.Zone, as CoreDNS's
 // dynupdate plugin builds its views, so file's lookup logic serves it.
-func buildZone(ctx context.Context, st *store.Store, zone string) (*servedZone, error) {
+func buildZone(ctx context.Context, st *store.Store, zone string, cacheEntries int) (*servedZone, error) {
 	start := time.Now()
 	zd, err := st.LoadZone(ctx, zone)
 	if err != nil {
@@ -78,7 +79,7 @@ func buildZone(ctx context.Context, st *store.Store, zone string) (*servedZone, 
 	if skipped > 0 {
 		log.Warningf("Zone %s: %d rows not served; first: %v", zd.Name, skipped, firstBad)
 	}
-	sz := &servedZone{z: z, fp: zd.Fingerprint, records: inserted}
+	sz := &servedZone{z: z, fp: zd.Fingerprint, records: inserted, answers: newAnswerCache(cacheEntries)}
 	if z.SOA == nil {
 		log.Warningf("Zone %s has no SOA record; not serving it", zd.Name)
 		sz.z = nil
@@ -121,7 +122,7 @@ func (m *MCNS) refreshLocked(ctx context.Context) error {
 		if old, ok := cur.zones[name]; ok && old.fp == fp {
 			continue
 		}
-		sz, err := buildZone(ctx, m.st, name)
+		sz, err := buildZone(ctx, m.st, name, m.config.answerCache)
 		if errors.Is(err, store.ErrNotFound) {
 			changes[name] = nil // deleted between the two reads
 			continue
@@ -206,7 +207,7 @@ func (m *MCNS) rebuildZone(zone string) {
 	if cur == nil {
 		cur = &snapshot{}
 	}
-	sz, err := buildZone(ctx, m.st, name)
+	sz, err := buildZone(ctx, m.st, name, m.config.answerCache)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		sz = nil

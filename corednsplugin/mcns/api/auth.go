@@ -37,10 +37,32 @@ func newAuthenticator(cfg *Config, log Logger) *authenticator {
 	return a
 }
 
+// closeIdle is called when the server stops: it closes idle connections to
+// MCIAS and withdraws the tokens file from the API's metrics.
 func (a *authenticator) closeIdle() {
 	if a.mcias != nil {
 		a.mcias.closeIdle()
 	}
+	if a.tokens != nil {
+		a.tokens.release()
+	}
+}
+
+// Healthy reports whether the API can authenticate as configured: nil when
+// it can, else why not, such as a tokens file that fails to parse (or
+// cannot be read) and so grants nothing until it is fixed. The tokens file
+// is checked again if it was not within the last second.
+func (s *Server) Healthy() error {
+	var errs []error
+	if s.auth.tokens != nil {
+		if err := s.auth.tokens.health(); err != nil {
+			errs = append(errs, fmt.Errorf("api: tokens file grants nothing until fixed: %w", err))
+		}
+	}
+	if s.auth.mciasErr != nil {
+		errs = append(errs, fmt.Errorf("api: mcias: %w", s.auth.mciasErr))
+	}
+	return errors.Join(errs...)
 }
 
 var errNoToken = errors.New("missing bearer token")
@@ -102,19 +124,18 @@ func principalFrom(ctx context.Context) *Principal {
 }
 
 // require wraps h so it runs only for a valid token holding role ("" for
-// any valid token). A token known valid (tokens file, recent MCIAS verdict)
-// passes straight through; any other attempt first takes one of the
-// client's limited attempts, given back if the token proves valid, so a
-// client that keeps failing (even in parallel, even against a slow identity
-// service) is answered 429 before its token is looked at. Failures are
-// logged without the token.
+// any valid token).
+//
+// A token known valid (tokens file, recent MCIAS verdict) is settled
+// locally and passes whatever the client's address has failed before, so
+// failures sent from the same address (the API usually listens on
+// loopback, shared by every local process) cannot lock out its holders.
+// Any other attempt first takes one of the client's limited attempts,
+// given back if the token proves valid, so a client that keeps failing
+// (even in parallel, even against a slow identity service) is answered 429
+// before MCIAS is asked. Failures are logged without the token.
 func (s *Server) require(role string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := clientKey(r.RemoteAddr)
-		if blocked, wait := s.auth.fails.blocked(key); blocked {
-			tooManyFailures(w, wait)
-			return
-		}
 		tok, err := bearer(r)
 		var p Principal
 		ok := false
@@ -123,6 +144,7 @@ func (s *Server) require(role string, h http.HandlerFunc) http.HandlerFunc {
 			p, th, ok = s.auth.known(tok)
 		}
 		if !ok {
+			key := clientKey(r.RemoteAddr)
 			if allowed, wait := s.auth.fails.take(key); !allowed {
 				tooManyFailures(w, wait)
 				return
@@ -137,7 +159,7 @@ func (s *Server) require(role string, h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		if err != nil {
-			s.log.Warningf("api: authentication failed from %s for %s %s: %v", r.RemoteAddr, r.Method, r.URL.Path, err)
+			s.log.Warningf("api: authentication failed from %q for %s: %q", r.RemoteAddr, requestLine(r), err)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mcns"`)
 			if errors.Is(err, errMCIASUnavailable) {
 				writeError(w, http.StatusUnauthorized, "auth_unavailable", "token could not be validated; retry later")
@@ -147,7 +169,7 @@ func (s *Server) require(role string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if role != "" && !p.Has(role) {
-			s.log.Warningf("api: %s (%s) from %s lacks role %s for %s %s", p.Name, p.Source, r.RemoteAddr, role, r.Method, r.URL.Path)
+			s.log.Warningf("api: %q (%s) from %q lacks role %s for %s", p.Name, p.Source, r.RemoteAddr, role, requestLine(r))
 			writeError(w, http.StatusForbidden, "forbidden", "this call needs the "+role+" role")
 			return
 		}

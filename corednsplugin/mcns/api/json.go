@@ -61,7 +61,7 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrForbidden):
 		writeError(w, http.StatusForbidden, "forbidden", err.Error())
 	default:
-		s.log.Errorf("api: %s %s: %v", r.Method, r.URL.Path, err)
+		s.log.Errorf("api: %s: %q", requestLine(r), err)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
 	}
 }

@@ -9,9 +9,11 @@ import (
 
 // Authentication that may fail is allowed in a burst of failBurst per
 // client, refilling at one attempt per failEvery; beyond that the client
-// gets 429 without its token being checked at all. Each attempt takes its
+// gets 429 without its token being sent to MCIAS. Each attempt takes its
 // allowance before it is checked, so parallel guesses cannot all be in
-// flight at once, and a success gives it back.
+// flight at once, and a success gives it back. Tokens known valid without
+// asking anyone (tokens file, cached MCIAS verdict) never meet the limiter:
+// see require.
 const (
 	failBurst      = 10
 	failEvery      = 3 * time.Second
@@ -66,18 +68,6 @@ func clientKey(remoteAddr string) netip.Prefix {
 	}
 	p, _ := ip.WithZone("").Prefix(64)
 	return p
-}
-
-// blocked reports whether the client has used up its attempts, and how
-// long until it may try again.
-func (l *failLimiter) blocked(key netip.Prefix) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.clients[key]
-	if b == nil {
-		return false, 0
-	}
-	return exhausted(b.level(l.now()))
 }
 
 // exhausted reports whether an allowance at level has no attempt left, and

@@ -26,7 +26,8 @@ const (
 )
 
 // errMCIASUnavailable marks verdicts that are not cached: the service could
-// not be asked, so the request is denied (fail closed) but may succeed soon.
+// not be asked or asked to retry later, so the request is denied (fail
+// closed) but may succeed soon, and the client is not charged a failure.
 var errMCIASUnavailable = errors.New("identity service unavailable")
 
 // mcias validates bearer tokens with the platform's identity service and
@@ -168,8 +169,9 @@ func (m *mcias) validate(ctx context.Context, tok string, h tokenHash) (Principa
 	return p, err
 }
 
-// ask makes the validation call: 200 with a user name means valid; any
-// other answer means invalid; no answer (or 5xx) means unavailable.
+// ask makes the validation call: 200 with a user name means valid; no
+// answer, or one of retryLater's, means unavailable; any other answer
+// means invalid.
 func (m *mcias) ask(ctx context.Context, tok string) (Principal, error) {
 	body, _ := json.Marshal(mciasRequest{Token: tok, ServiceName: m.cfg.ServiceName, Tags: m.cfg.Tags})
 	ctx, cancel := context.WithTimeout(ctx, mciasTimeout)
@@ -188,7 +190,7 @@ func (m *mcias) ask(ctx context.Context, tok string) (Principal, error) {
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, mciasMaxBody))
 	switch {
-	case resp.StatusCode >= 500:
+	case retryLater(resp.StatusCode):
 		return Principal{}, fmt.Errorf("%w: status %d", errMCIASUnavailable, resp.StatusCode)
 	case err != nil:
 		return Principal{}, fmt.Errorf("%w: %v", errMCIASUnavailable, err)
@@ -207,6 +209,17 @@ func (m *mcias) ask(ctx context.Context, tok string) (Principal, error) {
 		return Principal{}, errors.New("identity service answer carries no user name")
 	}
 	return Principal{Name: name, Roles: a.Roles, Source: "mcias"}, nil
+}
+
+// retryLater reports whether an answer's status says MCIAS could not judge
+// the token now, rather than that the token is bad: a server error, or 408
+// Request Timeout, 425 Too Early or 429 Too Many Requests.
+func retryLater(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	}
+	return status >= 500
 }
 
 // scrub keeps the token out of an error that might quote the request.

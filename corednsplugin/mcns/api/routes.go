@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/metacircular/edge/corednsplugin/mcns/store"
@@ -77,9 +78,15 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 func (s *Server) changed(r *http.Request, zone, what string) {
 	s.onChange(zone)
 	if p := principalFrom(r.Context()); p != nil {
-		s.log.Infof("api: %s (%s) from %s: %s %s", p.Name, p.Source, r.RemoteAddr, what, zone)
+		s.log.Infof("api: %q (%s) from %q: %q %q", p.Name, p.Source, r.RemoteAddr, what, zone)
 	}
 }
+
+// requestLine is a request's method and path for the log, quoted: both come
+// from the client, and a newline in the path (%0a in the URL) must not
+// start a line of its own in the log. Every other string the client
+// controls is logged with %q for the same reason.
+func requestLine(r *http.Request) string { return strconv.Quote(r.Method + " " + r.URL.Path) }
 
 // writeCtx is the context for a write: it keeps the request's values but not
 // its cancellation, so a client hanging up cannot leave a committed write

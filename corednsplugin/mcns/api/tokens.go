@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -48,11 +49,32 @@ func TokenLine(token, name string, roles []string) string {
 // loadTokensFile reads "sha256:<hex> <name> <role>[,<role>]" lines; blank
 // lines and lines starting with # are skipped. Errors name file and line.
 func loadTokensFile(path string) (map[tokenHash]Principal, error) {
-	data, err := os.ReadFile(path)
+	tokens, _, err := readTokensFile(path)
+	return tokens, err
+}
+
+// readTokensFile is loadTokensFile that also returns the version of the file
+// it read, taken from the open file so that it describes exactly the bytes
+// parsed even if another file is renamed over the path meanwhile.
+func readTokensFile(path string) (map[tokenHash]Principal, os.FileInfo, error) {
+	fh, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parseTokens(path, data)
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return nil, nil, err
+	}
+	tokens, err := parseTokens(path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tokens, fi, nil
 }
 
 func parseTokens(path string, data []byte) (map[tokenHash]Principal, error) {
@@ -95,20 +117,26 @@ func parseTokens(path string, data []byte) (map[tokenHash]Principal, error) {
 	return out, nil
 }
 
-// tokenFile is the tokens file, re-read when its size or modification time
-// changes, checked at most once per statEvery so requests stay cheap.
+// tokenFile is the tokens file, re-read when it changes (another file
+// renamed over it, or a new size or modification time), checked at most
+// once per statEach so requests stay cheap.
+//
+// It fails closed: while the file cannot be read or parsed it grants
+// nothing, so a revocation saved together with a typo never leaves the
+// revoked token working. Each new error is logged once and counted in the
+// metrics; health reports it until the file is fixed.
 type tokenFile struct {
-	path string
-	log  Logger
-	now  func() time.Time
-
-	mu       sync.Mutex
-	checked  time.Time
-	modTime  time.Time
-	size     int64
-	tokens   map[tokenHash]Principal
-	lastErr  string
+	path     string
+	log      Logger
+	now      func() time.Time
 	statEach time.Duration
+
+	mu      sync.Mutex
+	checked time.Time
+	tokens  map[tokenHash]Principal // nil until first checked; empty while err is set
+	version os.FileInfo             // the version tokens came from; nil while err is set
+	err     error                   // why the file grants nothing
+	counted bool                    // err is counted in tokensFileFailing
 }
 
 func newTokenFile(path string, log Logger) *tokenFile {
@@ -126,43 +154,69 @@ func (f *tokenFile) lookup(h tokenHash) (Principal, bool) {
 	return p, ok
 }
 
+// health returns why the file grants nothing, or nil when it loaded.
+func (f *tokenFile) health() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refreshLocked()
+	return f.err
+}
+
 func (f *tokenFile) refreshLocked() {
+	defer f.countLocked()
 	now := f.now()
 	if f.tokens != nil && now.Sub(f.checked) < f.statEach {
 		return
 	}
 	f.checked = now
-	fi, err := os.Stat(f.path)
-	if err != nil {
-		// A removed or unreadable file grants nothing: fail closed.
-		f.tokens = map[tokenHash]Principal{}
-		f.modTime, f.size = time.Time{}, -1
-		f.report(err)
-		return
-	}
-	if f.tokens != nil && fi.ModTime().Equal(f.modTime) && fi.Size() == f.size {
-		return
-	}
-	tokens, err := loadTokensFile(f.path)
-	if err != nil {
-		// Keep the previous set while the file is broken (e.g. half
-		// written); the error is logged once until it changes.
-		if f.tokens == nil {
-			f.tokens = map[tokenHash]Principal{}
+	if f.version != nil {
+		if fi, err := os.Stat(f.path); err == nil && sameVersion(f.version, fi) {
+			return
 		}
-		f.report(err)
+	}
+	// A file that failed is read again at every check: fixing its
+	// permissions, for one, changes neither its size nor its time.
+	tokens, fi, err := readTokensFile(f.path)
+	if err != nil {
+		if f.err == nil || f.err.Error() != err.Error() {
+			f.log.Errorf("api: tokens file unusable, granting nothing from it until fixed: %v", err)
+			tokensFileFailures.Inc()
+		}
+		f.tokens, f.version, f.err = map[tokenHash]Principal{}, nil, err
 		return
 	}
-	if f.modTime != (time.Time{}) || f.lastErr != "" {
+	if f.version != nil || f.err != nil {
 		f.log.Infof("api: reloaded %s (%d tokens)", f.path, len(tokens))
 	}
-	f.tokens, f.modTime, f.size = tokens, fi.ModTime(), fi.Size()
-	f.lastErr = ""
+	f.tokens, f.version, f.err = tokens, fi, nil
 }
 
-func (f *tokenFile) report(err error) {
-	if msg := err.Error(); msg != f.lastErr {
-		f.lastErr = msg
-		f.log.Errorf("api: tokens file: %v", err)
+// sameVersion reports whether fi describes the version of the file that
+// was read as old: the same file, not another renamed over it, with the
+// same size and modification time.
+func sameVersion(old, fi os.FileInfo) bool {
+	return os.SameFile(old, fi) && fi.Size() == old.Size() && fi.ModTime().Equal(old.ModTime())
+}
+
+// countLocked keeps the file's share of tokensFileFailing in step with err.
+func (f *tokenFile) countLocked() {
+	if failing := f.err != nil; failing != f.counted {
+		f.counted = failing
+		if failing {
+			tokensFileFailing.Inc()
+		} else {
+			tokensFileFailing.Dec()
+		}
+	}
+}
+
+// release withdraws the file's share of tokensFileFailing when its server
+// stops; the next check counts it again if it is still failing.
+func (f *tokenFile) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.counted {
+		f.counted = false
+		tokensFileFailing.Dec()
 	}
 }

@@ -67,12 +67,13 @@ func TestTokenFileReloads(t *testing.T) {
 	if has("one") || !has("two") {
 		t.Error("not reloaded after the file changed")
 	}
-	// A broken file keeps the previous tokens and is logged once.
+	// A broken file grants nothing, not even the tokens it held before,
+	// and is logged once.
 	write("garbage\n", base.Add(2*time.Second))
 	for i := 0; i < 3; i++ {
 		now = now.Add(time.Second)
-		if !has("two") {
-			t.Error("broken file dropped the previous tokens")
+		if has("two") {
+			t.Error("broken file still grants the previous tokens")
 		}
 	}
 	if n := strings.Count(log.String(), "tokens:1"); n != 1 {

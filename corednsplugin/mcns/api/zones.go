@@ -223,7 +223,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p := principalFrom(r.Context()); p != nil {
-		s.log.Infof("api: %s (%s) from %s: snapshot %s", p.Name, p.Source, r.RemoteAddr, path)
+		s.log.Infof("api: %q (%s) from %q: snapshot %q", p.Name, p.Source, r.RemoteAddr, path)
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"path": path})
 }
