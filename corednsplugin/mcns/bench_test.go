@@ -41,7 +41,7 @@ func benchHandlers(b *testing.B, n int) (fp, m plugin.Handler, seedAndLoad, load
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
-	cfg := config{dbPath: filepath.Join(b.TempDir(), "mcns.db"), seeds: []string{path}, refresh: time.Second}
+	cfg := config{dbPath: filepath.Join(b.TempDir(), "mcns.db"), seeds: []string{path}, refresh: time.Second, answerCache: defaultAnswerCache}
 	start := time.Now()
 	mc := New(cfg, []string{"."})
 	mc.Next = nextHandler()

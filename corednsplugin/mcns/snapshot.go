@@ -160,6 +160,9 @@ func (m *MCNS) checkJournal(ctx context.Context, name string, old, cur *servedZo
 	if cur == nil {
 		return // deleted: nothing is served, nothing is transferred
 	}
+	if entries, _ := m.config.journalLimits(); entries == 0 {
+		return // no journal: every IXFR is a full transfer already
+	}
 	if old != nil && old.z != nil && cur.z != nil {
 		ok, err := m.st.JournalExplains(ctx, name, old.z.SOA.Serial, cur.z.SOA.Serial, old.fp, cur.fp)
 		if err != nil {
