@@ -20,9 +20,22 @@ type answerKey struct {
 // cores rarely wait on each other.
 const answerShards = 16
 
-// defaultAnswerCache is the default number of replies kept per zone
-// generation (answer_cache).
-const defaultAnswerCache = 4096
+// Without an answer_cache line a zone keeps up to two replies per record
+// (enough for every name and a NODATA type or two) within these bounds.
+const (
+	minAnswerCache = 4096
+	maxAnswerCache = 262144
+)
+
+// answerCacheSize is the number of replies a zone of records records keeps:
+// setting > 0 is answer_cache's fixed number, < 0 turns the cache off, 0
+// sizes it to the zone.
+func answerCacheSize(setting, records int) int {
+	if setting != 0 {
+		return setting
+	}
+	return min(max(2*records, minAnswerCache), maxAnswerCache)
+}
 
 // answerCache keeps the replies built for one generation of one zone, so a
 // repeated question costs a map lookup instead of file's tree walk, RRset

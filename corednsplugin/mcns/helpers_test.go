@@ -69,9 +69,6 @@ func startWith(t testing.TB, cfg config, blockZones []string) *MCNS {
 	if cfg.recursion == nil {
 		cfg.recursion = anyClient
 	}
-	if cfg.answerCache == 0 {
-		cfg.answerCache = defaultAnswerCache // -1: off
-	}
 	m := New(cfg, blockZones)
 	m.Next = nextHandler()
 	if err := m.Start(); err != nil {

@@ -135,6 +135,10 @@ func (m *MCNS) shutdown() error {
 		errs = append(errs, m.st.Close())
 		m.st = nil
 	}
+	if m.failing {
+		databaseFailing.Dec()
+		m.failing = false
+	}
 	zonesGauge.Sub(m.gaugeZone)
 	recordsGauge.Sub(m.gaugeRecs)
 	m.gaugeZone, m.gaugeRecs = 0, 0

@@ -52,6 +52,12 @@ var (
 		Name:      "recursion_refused_total",
 		Help:      "Queries for names outside mcns's zones refused because the client is not in recursion_allow.",
 	})
+	databaseFailing = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "database_failing",
+		Help:      "mcns instances whose database cannot be read; they serve the last loaded data meanwhile.",
+	})
 	lastLoad = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -1,6 +1,7 @@
 package mcns
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -42,5 +43,28 @@ func TestMetrics(t *testing.T) {
 		if want := `fqName: "coredns_mcns_`; !strings.Contains(d, want) {
 			t.Errorf("metric %s not named coredns_mcns_*", d)
 		}
+	}
+}
+
+// TestDatabaseFailingGauge: a database that cannot be read shows in
+// coredns_mcns_database_failing (the alert's source) until it recovers or
+// the instance stops.
+func TestDatabaseFailingGauge(t *testing.T) {
+	base := gaugeValue(databaseFailing)
+	m := startMCNS(t, []string{"."}, writeZones(t, exampleOrg)...)
+	m.mu.Lock()
+	m.noteHealth(errors.New("disk I/O error"))
+	m.noteHealth(errors.New("disk I/O error"))
+	m.mu.Unlock()
+	if v := gaugeValue(databaseFailing) - base; v != 1 {
+		t.Fatalf("failing: gauge %v, want 1", v)
+	}
+	m.mu.Lock()
+	m.noteHealth(nil)
+	m.noteHealth(errors.New("disk I/O error"))
+	m.mu.Unlock()
+	m.Stop()
+	if v := gaugeValue(databaseFailing) - base; v != 0 {
+		t.Fatalf("after stop: gauge %v, want 0", v)
 	}
 }

@@ -79,8 +79,8 @@ type config struct {
 	// recursion lists the clients whose queries for other names go on to
 	// the next plugin (nil: defaultRecursionNets); see recursion.go.
 	recursion recursionNets
-	// answerCache is the number of replies kept per zone generation (see
-	// answercache.go); 0 turns the cache off.
+	// answerCache is the number of replies kept per zone generation: 0
+	// sized to the zone, < 0 off (see answercache.go).
 	answerCache int
 	// allowZones are the suffixes zones may be created or changed under;
 	// nil: any zone may be changed, none created through the API.
@@ -122,7 +122,7 @@ func (c config) updateAllowed(zone, key string) bool { return c.updates[zone][ke
 //	    answer_cache ENTRIES
 //	}
 func parse(c *caddy.Controller) (config, error) {
-	cfg := config{refresh: defaultRefresh, answerCache: defaultAnswerCache}
+	cfg := config{refresh: defaultRefresh}
 	journalSeen, recursionSeen := false, false
 	i := 0
 	for c.Next() {
@@ -241,6 +241,9 @@ func parse(c *caddy.Controller) (config, error) {
 					return cfg, c.Errf("answer_cache %q: must be a number of replies from 0 (off) to 10000000", args[0])
 				}
 				cfg.answerCache = n
+				if n == 0 {
+					cfg.answerCache = -1
+				}
 			case "allow_zones":
 				if cfg.allowZones != nil {
 					return cfg, c.Err("allow_zones given twice")

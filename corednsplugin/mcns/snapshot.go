@@ -55,7 +55,7 @@ func (s *snapshot) with(changes map[string]*servedZone) *snapshot {
 
 // buildZone loads zone from the store into a file.Zone, as CoreDNS's
 // dynupdate plugin builds its views, so file's lookup logic serves it.
-func buildZone(ctx context.Context, st *store.Store, zone string, cacheEntries int) (*servedZone, error) {
+func buildZone(ctx context.Context, st *store.Store, zone string, cacheSetting int) (*servedZone, error) {
 	start := time.Now()
 	zd, err := st.LoadZone(ctx, zone)
 	if err != nil {
@@ -79,7 +79,7 @@ func buildZone(ctx context.Context, st *store.Store, zone string, cacheEntries i
 	if skipped > 0 {
 		log.Warningf("Zone %s: %d rows not served; first: %v", zd.Name, skipped, firstBad)
 	}
-	sz := &servedZone{z: z, fp: zd.Fingerprint, records: inserted, answers: newAnswerCache(cacheEntries)}
+	sz := &servedZone{z: z, fp: zd.Fingerprint, records: inserted, answers: newAnswerCache(answerCacheSize(cacheSetting, inserted))}
 	if z.SOA == nil {
 		log.Warningf("Zone %s has no SOA record; not serving it", zd.Name)
 		sz.z = nil
@@ -277,9 +277,11 @@ func (m *MCNS) noteHealth(err error) {
 	switch {
 	case err != nil && !m.failing:
 		m.failing = true
+		databaseFailing.Inc()
 		log.Errorf("Cannot read zones, serving the last loaded data: %v", err)
 	case err == nil && m.failing:
 		m.failing = false
+		databaseFailing.Dec()
 		log.Infof("Database %s readable again", m.st.Path())
 	}
 }
