@@ -6,6 +6,9 @@
 #   sudo deploy/install.sh            # install or upgrade
 #   sudo deploy/install.sh --dry-run  # print what would be done
 set -eu
+# Nothing this script writes is ever readable by others unless its mode says
+# so: every file gets its final mode and group as install(1) creates it.
+umask 077
 cd "$(dirname "$0")/.."
 
 run=
@@ -38,6 +41,8 @@ conf() { # conf SRC DST MODE GROUP
 conf Caddyfile.example /etc/caddy/Caddyfile 0644 root
 conf Corefile.example /etc/coredns/Corefile 0644 root
 conf deploy/coredns.env /etc/coredns/coredns.env 0640 coredns
+# The API's tokens file, empty until the first token is minted (runbook).
+conf /dev/null /etc/coredns/api-tokens 0640 coredns
 for z in examples/zones/*.zone; do conf "$z" "/etc/coredns/zones/$(basename "$z")" 0644 root; done
 
 for u in caddy.service coredns.service mcns-backup.service mcns-backup.timer; do

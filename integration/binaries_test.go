@@ -2,11 +2,14 @@ package integration
 
 import (
 	"bufio"
+	"debug/buildinfo"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/modfile"
 
 	"github.com/metacircular/edge/internal/goproxy"
 )
@@ -17,7 +20,7 @@ func TestBinariesListOurModules(t *testing.T) {
 	if err != nil {
 		t.Fatalf("caddy list-modules: %v\n%s", err, out)
 	}
-	for _, m := range []string{"http.handlers.geofilter", "http.handlers.uafilter"} {
+	for _, m := range []string{"http.handlers.geofilter", "http.handlers.uafilter", "dns.providers.mcns"} {
 		if !hasLine(out, m) {
 			t.Errorf("caddy list-modules lacks %s", m)
 		}
@@ -63,7 +66,7 @@ func TestReadmeXcaddyLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"http.handlers.geofilter", "http.handlers.uafilter"} {
+	for _, m := range []string{"http.handlers.geofilter", "http.handlers.uafilter", "dns.providers.mcns"} {
 		if !hasLine(o, m) {
 			t.Errorf("caddy built by %q lacks %s", line, m)
 		}
@@ -96,4 +99,93 @@ func hasLine(out, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestBinariesPinnedToGoMod wants every module that go.mod requires and
+// that is built into bin/caddy or bin/coredns at exactly go.mod's version,
+// and none replaced: the drivers resolve the builds in modules of their own
+// (xcaddy's, corednsbuild's), which must not drift from the repository's.
+func TestBinariesPinnedToGoMod(t *testing.T) {
+	bin := binDir(t)
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := map[string]string{}
+	for _, r := range mf.Require {
+		pinned[r.Mod.Path] = r.Mod.Version
+	}
+	for _, name := range []string{"caddy", "coredns"} {
+		checked, extra := 0, 0
+		bi, err := buildinfo.ReadFile(filepath.Join(bin, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, dep := range bi.Deps {
+			if dep.Path == mf.Module.Mod.Path {
+				continue // this working tree, through the drivers' replace
+			}
+			if dep.Replace != nil {
+				t.Errorf("%s: %s %s replaced by %s %s", name, dep.Path, dep.Version, dep.Replace.Path, dep.Replace.Version)
+			}
+			want, ok := pinned[dep.Path]
+			if !ok {
+				// Only CoreDNS's own plugins use it: go.mod cannot pin it
+				// without tidy dropping it again.
+				extra++
+				continue
+			}
+			checked++
+			if dep.Version != want {
+				t.Errorf("%s: built with %s %s, go.mod requires %s", name, dep.Path, dep.Version, want)
+			}
+		}
+		t.Logf("%s: %d modules at go.mod's versions, %d that go.mod does not list", name, checked, extra)
+	}
+}
+
+// TestBinariesReportVersion wants both binaries stamped with the same
+// version of this project: `caddy version` starts with "edge-VERSION",
+// `coredns -version` says "CoreDNS-X.Y.Z+edge.VERSION" and the commit.
+func TestBinariesReportVersion(t *testing.T) {
+	bin := binDir(t)
+	cv, err := run(t, nil, filepath.Join(bin, "caddy"), "version")
+	if err != nil {
+		t.Fatalf("caddy version: %v\n%s", err, cv)
+	}
+	dv, err := run(t, nil, filepath.Join(bin, "coredns"), "-version")
+	if err != nil {
+		t.Fatalf("coredns -version: %v\n%s", err, dv)
+	}
+	version, commit := stampOf(t, bin)
+	if !strings.HasPrefix(cv, "edge-"+version+" ") {
+		t.Errorf("caddy version = %q, want it to start with edge-%s", cv, version)
+	}
+	if !strings.Contains(dv, "+edge."+version+"\n") || !strings.Contains(dv, ", "+commit+"\n") {
+		t.Errorf("coredns -version = %q, want +edge.%s and commit %s", dv, version, commit)
+	}
+}
+
+// stampOf returns the version and commit stamped into bin/coredns (from
+// its `-version` output), checking their form: "devel"/"unknown" outside
+// a checkout, else git describe's output and a 12-digit commit.
+func stampOf(t *testing.T, bin string) (version, commit string) {
+	t.Helper()
+	out, err := run(t, nil, filepath.Join(bin, "coredns"), "-version")
+	if err != nil {
+		t.Fatalf("coredns -version: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`\+edge\.(\S+)\n.*, (\S+)\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("coredns -version = %q: no edge version", out)
+	}
+	version, commit = m[1], m[2]
+	if (version == "devel") != (commit == "unknown") || (commit != "unknown" && !regexp.MustCompile(`^[0-9a-f]{12}$`).MatchString(commit)) {
+		t.Errorf("stamp version %q, commit %q: want both from git or both unstamped", version, commit)
+	}
+	return version, commit
 }

@@ -111,6 +111,9 @@ func TestEndToEnd(t *testing.T) {
 		// Caddy: the site's own name, a local CA instead of ACME (no
 		// network), the lab's backend and GeoIP database.
 		"SITE_TLS=tls internal", "CADDY_EXTRA_GLOBAL=skip_install_trust",
+		// The lab has no /run/caddy for the production admin socket.
+		"CADDY_ADMIN=localhost:2019",
+		"CADDY_METRICS=127.0.0.1:9180",
 		"BACKEND=https://" + riftVPN + ":18080",
 		"BACKEND_CA=" + filepath.Join(pki, "ca.pem"),
 		"GEOIP_DB=" + geoDB,

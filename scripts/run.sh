@@ -41,8 +41,10 @@ export API_ADDR=127.0.0.1:${API_PORT:-8444}
 export API_CERT=$run/pki/api.pem API_KEY=$run/pki/api-key.pem
 export API_TOKENS=$run/api-tokens API_SNAPSHOTS=$run/snapshots
 export TSIG_KEYS=$run/tsig.keys TSIG_UPDATE_KEY=update.mcp.metacircular.net.
-# Transfers allowed to (and NOTIFY sent to) this host only.
-export SECONDARY=127.0.0.1
+# No secondary runs here: "*" lets any client of this loopback-only server
+# transfer the zones (dig ... AXFR below) and, unlike an address, sends no
+# NOTIFY, so changes log no warnings about a secondary that isn't there.
+export SECONDARY='*'
 # No network here: outside names go to a loopback address nobody serves,
 # so they get SERVFAIL; in production these are public resolvers.
 export UPSTREAM_A=127.0.0.1:1054 UPSTREAM_B=127.0.0.1:1055
@@ -50,6 +52,7 @@ export ALLOW_ZONES=mcp.metacircular.net RECURSION_ALLOW='127.0.0.0/8 ::1/128'
 
 # Caddyfile.example's placeholders.
 export CADDY_ADMIN=localhost:${CADDY_ADMIN_PORT:-2019}
+export CADDY_METRICS=127.0.0.1:${CADDY_METRICS_PORT:-19180}
 export HTTP_PORT=${HTTP_PORT:-8080} HTTPS_PORT=${HTTPS_PORT:-8443}
 export SITE_ADDRESS=https://localhost:$HTTPS_PORT
 export SITE_TLS="tls internal"

@@ -6,7 +6,10 @@
 //	go run ./cmd/corednsbuild -cfg plugin.cfg -o bin/coredns
 //
 // The generated module requires this repository through a replace
-// directive, so the working tree's plugins are what gets built.
+// directive, so the working tree's plugins are what gets built. The binary
+// carries this project's version and commit (git describe of the working
+// tree; see internal/version): `coredns -version` prints them, and -goos
+// and -goarch cross-compile (make dist).
 package main
 
 import (
@@ -16,23 +19,42 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/metacircular/edge/internal/version/stamp"
 )
 
 func main() {
 	cfgPath := flag.String("cfg", "plugin.cfg", "plugin list in CoreDNS's plugin.cfg format")
 	out := flag.String("o", "bin/coredns", "output binary")
 	dir := flag.String("dir", "_build/coredns", "scratch module directory (not version controlled)")
+	goos := flag.String("goos", "", "target operating system (default: this one)")
+	goarch := flag.String("goarch", "", "target architecture (default: this one)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("corednsbuild: ")
-	if err := run(*cfgPath, *dir, *out); err != nil {
+	if err := run(*cfgPath, *dir, *out, target{*goos, *goarch}); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(cfgPath, dir, out string) error {
+// target is the platform to build for; empty fields mean this machine's.
+type target struct{ goos, goarch string }
+
+func (t target) env() []string {
+	var env []string
+	if t.goos != "" {
+		env = append(env, "GOOS="+t.goos)
+	}
+	if t.goarch != "" {
+		env = append(env, "GOARCH="+t.goarch)
+	}
+	return env
+}
+
+func run(cfgPath, dir, out string, t target) error {
 	f, err := os.Open(cfgPath)
 	if err != nil {
 		return err
@@ -81,10 +103,19 @@ func run(cfgPath, dir, out string) error {
 			return err
 		}
 	}
-	if err := goCmd(absDir, "mod", "tidy"); err != nil {
+	if err := goCmd(absDir, nil, "mod", "tidy"); err != nil {
 		return err
 	}
-	return goCmd(absDir, "build", "-trimpath", "-ldflags", "-s -w", "-o", absOut, ".")
+	return goCmd(absDir, t.env(), "build", "-trimpath", "-ldflags", ldflags(stamp.FromGit(root)), "-o", absOut, ".")
+}
+
+// ldflags strip the binary and stamp the version: into internal/version
+// (the plugins' log line and metric), the generated main (CoreDNS's
+// version string) and CoreDNS's GitCommit (`coredns -version`'s last field).
+func ldflags(info stamp.Info) string {
+	flags := append([]string{"-s", "-w"}, info.XFlags()...)
+	flags = append(flags, "-X", "main.edgeVersion="+info.Version, "-X", "github.com/coredns/coredns/coremain.GitCommit="+info.Commit)
+	return strings.Join(flags, " ")
 }
 
 // readModule returns the module path of a go.mod file.
@@ -112,12 +143,12 @@ replace %[1]s => %[2]s
 `, module, filepath.ToSlash(relRoot))
 }
 
-func goCmd(dir string, args ...string) error {
+func goCmd(dir string, env []string, args ...string) error {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go %v in %s: %w", args, dir, err)
 	}

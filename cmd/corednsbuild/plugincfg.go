@@ -74,12 +74,18 @@ func mainSource(plugins []plugin) []byte {
 	for _, p := range paths {
 		fmt.Fprintf(&b, "\t_ %q\n", p)
 	}
-	b.WriteString("\n\t\"github.com/coredns/coredns/core/dnsserver\"\n\t\"github.com/coredns/coredns/coremain\"\n)\n\n")
+	b.WriteString("\n\t\"github.com/coredns/caddy\"\n\t\"github.com/coredns/coredns/core/dnsserver\"\n\t\"github.com/coredns/coredns/coremain\"\n)\n\n")
+	// The build sets edgeVersion with -X (see ldflags in main.go): a module
+	// outside this repository may not import its internal/version.
+	b.WriteString("// edgeVersion is this project's version, set with -ldflags -X.\nvar edgeVersion = \"devel\"\n\n")
 	b.WriteString("func init() {\n\tdnsserver.Directives = []string{\n")
 	for _, p := range plugins {
 		fmt.Fprintf(&b, "\t\t%q,\n", p.Name)
 	}
-	b.WriteString("\t}\n}\n\nfunc main() { coremain.Run() }\n")
+	b.WriteString("\t}\n\t// After coremain's init: `coredns -version`, the startup banner (and\n")
+	b.WriteString("\t// chaos's version.bind, where configured) name this project's build.\n")
+	b.WriteString("\tcaddy.AppVersion = coremain.CoreVersion + \"+edge.\" + edgeVersion\n")
+	b.WriteString("}\n\nfunc main() { coremain.Run() }\n")
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		panic(err) // the template above is fixed; only a bug gets here

@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/metacircular/edge/internal/version/stamp"
 )
 
 func TestParsePluginCfg(t *testing.T) {
@@ -25,7 +27,8 @@ func TestParsePluginCfg(t *testing.T) {
 		}
 	}
 	src := string(mainSource(got))
-	for _, s := range []string{`"log",`, `"mcns",`, `_ "github.com/metacircular/edge/corednsplugin/mcns"`, "coremain.Run()"} {
+	for _, s := range []string{`"log",`, `"mcns",`, `_ "github.com/metacircular/edge/corednsplugin/mcns"`, "coremain.Run()",
+		`var edgeVersion = "devel"`, `caddy.AppVersion = coremain.CoreVersion + "+edge." + edgeVersion`} {
 		if !strings.Contains(src, s) {
 			t.Errorf("generated main lacks %s:\n%s", s, src)
 		}
@@ -45,6 +48,16 @@ func TestParsePluginCfgErrors(t *testing.T) {
 		_, err := parsePluginCfg(strings.NewReader(in), "plugin.cfg")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parse(%q) error = %v, want it to contain %q", in, err, want)
+		}
+	}
+}
+
+func TestLDFlagsStampVersion(t *testing.T) {
+	got := ldflags(stamp.Info{Version: "v1.0.0", Commit: "0123456789ab"})
+	for _, want := range []string{"-s -w ", stamp.VersionPkg + ".Version=v1.0.0", stamp.VersionPkg + ".Commit=0123456789ab",
+		"-X main.edgeVersion=v1.0.0", "-X github.com/coredns/coredns/coremain.GitCommit=0123456789ab"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ldflags %q lack %q", got, want)
 		}
 	}
 }

@@ -6,6 +6,11 @@
 // xcaddy itself takes its settings only as flags; this is the same build
 // driven by a file kept under version control. Relative replacement paths
 // are taken relative to the config file, so "." means this working tree.
+//
+// The binary carries this project's version and commit (git describe of
+// the config file's checkout; see internal/version): the plugins log them
+// and export them as edge_build_info, and `caddy version` starts with
+// "edge-VERSION". -goos and -goarch cross-compile (make dist).
 package main
 
 import (
@@ -23,16 +28,28 @@ import (
 	"github.com/caddyserver/xcaddy"
 
 	"github.com/metacircular/edge/internal/goproxy"
+	"github.com/metacircular/edge/internal/version/stamp"
 )
 
 func main() {
 	cfgPath := flag.String("config", "xcaddy.json", "xcaddy build settings")
 	out := flag.String("o", "bin/caddy", "output binary")
+	goos := flag.String("goos", "", "target operating system (default: this one)")
+	goarch := flag.String("goarch", "", "target architecture (default: this one)")
 	flag.Parse()
 	log.SetFlags(0)
 	b, err := load(*cfgPath)
+	if err == nil {
+		err = stampVersion(&b, stamp.FromGit(filepath.Dir(*cfgPath)))
+	}
 	if err != nil {
 		log.Fatalf("xcaddybuild: %v", err)
+	}
+	if *goos != "" {
+		b.OS = *goos
+	}
+	if *goarch != "" {
+		b.Arch = *goarch
 	}
 	if err := build(b, *out); err != nil {
 		log.Fatalf("xcaddybuild: %v", err)
@@ -48,6 +65,25 @@ func build(b xcaddy.Builder, out string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	return b.Build(ctx, out)
+}
+
+// defaultBuildFlags are xcaddy's own go build flags, used when the config
+// sets none (build_flags replaces them whole).
+const defaultBuildFlags = "-trimpath -tags nobadger,nomysql,nopgx"
+
+// stampVersion adds the version -ldflags to b's build flags. A config
+// that sets -ldflags itself is refused: go build would keep only one.
+func stampVersion(b *xcaddy.Builder, info stamp.Info) error {
+	if strings.Contains(b.BuildFlags, "-ldflags") {
+		return fmt.Errorf("build_flags must not set -ldflags: xcaddybuild sets them to stamp the version")
+	}
+	if b.BuildFlags == "" {
+		b.BuildFlags = defaultBuildFlags
+	}
+	x := append([]string{"-w", "-s"}, info.XFlags()...)
+	x = append(x, "-X", "github.com/caddyserver/caddy/v2.CustomVersion=edge-"+info.Version)
+	b.BuildFlags += " -ldflags '" + strings.Join(x, " ") + "'"
+	return nil
 }
 
 // load reads a Builder from path, rejecting unknown fields so a typo cannot
