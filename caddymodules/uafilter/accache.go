@@ -35,8 +35,10 @@ func sharedAutomaton(patterns []acPattern) (*automaton, error) {
 		binary.LittleEndian.PutUint32(buf[0:4], uint32(len(p.text)))
 		binary.LittleEndian.PutUint32(buf[4:8], uint32(p.id))
 		buf[8] = 0
-		if p.allow {
-			buf[8] = 1
+		for bit, set := range [...]bool{p.allow, p.claim, p.wordStart, p.wordEnd} {
+			if set {
+				buf[8] |= 1 << bit
+			}
 		}
 		h.Write(buf[:])
 		h.Write([]byte(p.text))

@@ -40,7 +40,7 @@ func TestSharedAutomatonBuildsOnce(t *testing.T) {
 			t.Fatalf("watcher %d got a different automaton", i)
 		}
 	}
-	if b, _ := got[0].scan("x TestSharedAutomatonBuildsOnce y"); b != 0 {
+	if b := got[0].scan("x TestSharedAutomatonBuildsOnce y").block; b != 0 {
 		t.Errorf("scan: %d, want 0", b)
 	}
 }

@@ -19,30 +19,68 @@ var maxTableBytes uint64 = 256 << 20
 // classes) so that the next state is trans[state+class]. States that end at
 // least one pattern (directly or through a suffix link) are numbered last,
 // so the hot loop needs a single comparison (state >= matchStart) to detect
-// a match.
+// a match. Only then are the patterns ending there examined, including
+// their word-boundary conditions, which the DFA itself does not encode.
 type automaton struct {
 	classes    [256]uint8
 	stride     uint32
 	trans      []uint32
 	matchStart uint32
 	matches    []stateMatch // indexed by (state-matchStart)/stride
+	outs       []acOutput   // the patterns ending in each match state
 	hasAllow   bool         // some compiled pattern is an allow pattern
+	hasClaim   bool         // some compiled pattern is a claim
 	maxLen     int          // longest pattern, in bytes
 	states     int
 }
 
-// stateMatch is what reaching a match state means.
+// stateMatch is what reaching a match state means: the patterns that end
+// exactly at its trie node (outs[first:first+n], longest and first
+// configured first), then those of the next shorter match state on its
+// suffix chain (the match index next, or -1).
 type stateMatch struct {
-	block int32 // index of a block pattern ending here, or -1
-	allow bool  // an allow pattern ends here
+	first, n uint32
+	next     int32
 }
+
+// acOutput is a compiled pattern as seen at a match state.
+type acOutput struct {
+	id     int32
+	length int32
+	kind   uint8 // kindBlock, kindAllow or kindClaim
+	// The byte before (after) an occurrence must not be a word byte.
+	wordStart, wordEnd bool
+}
+
+const (
+	kindBlock uint8 = iota
+	kindAllow
+	kindClaim
+)
 
 // acPattern is one input of the automaton builder.
 type acPattern struct {
 	text  string // as configured; folded by the builder
 	allow bool
-	id    int32 // returned by scan for block patterns
+	claim bool  // a crawler's User-Agent token; id is the crawler's index
+	id    int32 // returned by scan for block patterns and claims
+	// Match whole words only: an occurrence that begins (ends) with a word
+	// byte must not be preceded (followed) by one. See isWordByte.
+	wordStart, wordEnd bool
 }
+
+// wordBytes are the bytes of product tokens and words: ASCII letters,
+// digits and the underscore (the \w of regular expressions). "LCC" is
+// therefore not a word in "SLCC2", nor "Spider" in "Baiduspider", while
+// "httpx" is one in "python-httpx/0.28".
+var wordBytes = func() (t [256]bool) {
+	for b := 0; b < 256; b++ {
+		t[b] = 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_'
+	}
+	return t
+}()
+
+func isWordByte(b byte) bool { return wordBytes[b] }
 
 // foldASCII lower-cases ASCII letters and leaves every other byte alone.
 func foldASCII(b byte) byte {
@@ -92,11 +130,7 @@ func buildAutomaton(patterns []acPattern) (*automaton, error) {
 	}
 	trans := make([]uint32, stride, capStates*uint64(stride))
 	zeroRow := make([]uint32, stride)
-	type own struct {
-		block int32
-		allow bool
-	}
-	owns := []own{{block: -1}}
+	owns := [][]acOutput{nil}
 	states := uint32(1)
 	for _, p := range patterns {
 		s := uint32(0)
@@ -110,37 +144,45 @@ func buildAutomaton(patterns []acPattern) (*automaton, error) {
 					return nil, fmt.Errorf("too many patterns: the automaton would exceed %d MiB (%d byte classes); split or shorten the lists", maxTableBytes>>20, stride)
 				}
 				trans = append(trans, zeroRow...)
-				owns = append(owns, own{block: -1})
+				owns = append(owns, nil)
 				trans[s*stride+c] = next
 			}
 			s = next
 		}
-		if p.allow {
-			owns[s].allow = true
-		} else if owns[s].block < 0 {
-			owns[s].block = p.id
+		o := acOutput{id: p.id, length: int32(len(p.text)), kind: kindBlock}
+		switch {
+		case p.allow:
+			o.kind, o.id = kindAllow, -1
+			a.hasAllow = true
+		case p.claim:
+			o.kind = kindClaim
+			a.hasClaim = true
 		}
+		if len(p.text) > 0 {
+			o.wordStart = p.wordStart && isWordByte(p.text[0])
+			o.wordEnd = p.wordEnd && isWordByte(p.text[len(p.text)-1])
+		}
+		owns[s] = append(owns[s], o)
 	}
 	a.states = int(states)
 
 	// Breadth-first: compute failure links and complete every row with the
 	// transitions of its failure state (which is shallower and therefore
-	// already complete). Match info is inherited along failure links.
+	// already complete). dict is the nearest state on the failure chain
+	// (the state itself included) at which some pattern ends, or -1.
 	fail := make([]uint32, states)
+	dict := make([]int32, states)
 	order := make([]uint32, 0, states)
 	order = append(order, 0)
-	matchBlock := make([]int32, states)
-	matchAllow := make([]bool, states)
-	matchBlock[0] = -1
+	dict[0] = -1
 	for head := 0; head < len(order); head++ {
 		s := order[head]
 		row := trans[s*stride : (s+1)*stride]
 		if s != 0 {
-			f := fail[s]
-			matchAllow[s] = owns[s].allow || matchAllow[f]
-			matchBlock[s] = owns[s].block
-			if matchBlock[s] < 0 {
-				matchBlock[s] = matchBlock[f]
+			if len(owns[s]) > 0 {
+				dict[s] = int32(s)
+			} else {
+				dict[s] = dict[fail[s]]
 			}
 		}
 		frow := trans[fail[s]*stride : (fail[s]+1)*stride]
@@ -165,21 +207,33 @@ func buildAutomaton(patterns []acPattern) (*automaton, error) {
 	newID := make([]uint32, states)
 	var next uint32
 	for _, s := range order {
-		if matchBlock[s] < 0 && !matchAllow[s] {
+		if dict[s] < 0 {
 			newID[s] = next
 			next++
 		}
 	}
 	firstMatch := next
-	a.matches = make([]stateMatch, 0, states-firstMatch)
 	for _, s := range order {
-		if matchBlock[s] >= 0 || matchAllow[s] {
+		if dict[s] >= 0 {
 			newID[s] = next
 			next++
-			a.matches = append(a.matches, stateMatch{block: matchBlock[s], allow: matchAllow[s]})
-			if matchAllow[s] {
-				a.hasAllow = true
-			}
+		}
+	}
+	a.matches = make([]stateMatch, states-firstMatch)
+	for _, s := range order {
+		if dict[s] < 0 {
+			continue
+		}
+		m := &a.matches[newID[s]-firstMatch]
+		m.first, m.n = uint32(len(a.outs)), uint32(len(owns[s]))
+		a.outs = append(a.outs, owns[s]...)
+		d := dict[fail[s]]
+		if len(owns[s]) == 0 {
+			d = dict[s] // nothing ends here: only the chain
+		}
+		m.next = -1
+		if d >= 0 {
+			m.next = int32(newID[d] - firstMatch)
 		}
 	}
 	final := make([]uint32, states*stride)
@@ -195,72 +249,112 @@ func buildAutomaton(patterns []acPattern) (*automaton, error) {
 	return a, nil
 }
 
-// scan runs the automaton over s. It returns the id of the block pattern
-// that ends first in s (the longest one if several end there), or -1, and
-// whether any allow pattern occurs in s. It does not allocate.
+// scanResult is the outcome of a scan.
+type scanResult struct {
+	block   int32 // id of the first block pattern, or -1
+	claim   int32 // id of the first claim, or -1
+	allowed bool  // an allow pattern occurs
+}
+
+// scan runs the automaton over s. It reports the block pattern that ends
+// first in s (the longest one if several end there), the claim that ends
+// first, and whether any allow pattern occurs in s, honouring the
+// patterns' word boundaries. It does not allocate.
 //
 // A DFA walk is one dependent load per byte, so its speed is bound by load
 // latency rather than throughput. Inputs of 64 bytes and more are
-// therefore cut into 3 (or, with long patterns, 2) overlapping windows
-// that are walked in lockstep as independent chains, which the CPU
+// therefore first cut into 3 (or, with long patterns, 2) overlapping
+// windows that are walked in lockstep as independent chains, which the CPU
 // overlaps; consecutive windows overlap by maxLen-1 bytes, so every
 // occurrence of a pattern lies entirely inside some window. (Three chains
 // still fit in registers on amd64; four spill.) The interleaved pass only
-// answers "allowed?" and "blocked at all?"; when something is blocked a
-// second, serial pass determines the exact first block pattern, so the
-// reported pattern does not depend on the window layout.
-func (a *automaton) scan(s string) (block int32, allowed bool) {
+// answers "does any pattern occur?"; when one does, a serial pass
+// determines the result exactly, so it does not depend on the window
+// layout. It resumes where the first window stopped, whose state is the
+// serial walk's.
+func (a *automaton) scan(s string) scanResult { return a.scanUntil(s, false) }
+
+// scanToClaim is scan that stops at the first claim: a request that
+// claims to be a crawler is decided by the claim's verification first, and
+// the rest of the result is needed (from scan) only if the claim fails.
+// Without a claim in s the result is scan's.
+func (a *automaton) scanToClaim(s string) scanResult { return a.scanUntil(s, true) }
+
+func (a *automaton) scanUntil(s string, toClaim bool) scanResult {
 	n := len(s)
+	from, st, found := 0, uint32(0), true
 	if n >= 64 {
 		m := a.maxLen - 1
-		var found bool
 		if l3 := (n + 2*m + 2) / 3; l3 <= n/2 {
-			found, allowed = a.scan3(s, l3)
+			found, from, st = a.scan3(s, l3)
 		} else if l2 := (n + m + 1) / 2; l2 <= n*3/4 {
-			found, allowed = a.scan2(s, l2)
-		} else {
-			return a.scanSerial(s)
-		}
-		if allowed {
-			return -1, true
-		}
-		if !found {
-			return -1, false
+			found, from, st = a.scan2(s, l2)
 		}
 	}
-	return a.scanSerial(s)
+	if !found {
+		return scanResult{block: -1, claim: -1}
+	}
+	return a.scanSerial(s, from, st, toClaim)
 }
 
-// scanSerial walks s in one chain.
-func (a *automaton) scanSerial(s string) (block int32, allowed bool) {
+// scanSerial walks s in one chain, from s[from] in state st (the state
+// after s[:from], in which no pattern ends).
+func (a *automaton) scanSerial(s string, from int, st uint32, toClaim bool) scanResult {
 	trans := a.trans
 	ms := a.matchStart
-	block = -1
-	var st uint32
-	for i := 0; i < len(s); i++ {
+	r := scanResult{block: -1, claim: -1}
+	for i := from; i < len(s); i++ {
 		st = trans[st+uint32(a.classes[s[i]])]
-		if st >= ms {
-			m := a.matches[(st-ms)/a.stride]
-			if m.allow {
-				return -1, true
+		if st >= ms && (a.visit(s, i+1, (st-ms)/a.stride, &r) || toClaim && r.claim >= 0) {
+			break
+		}
+	}
+	if r.allowed {
+		r.block = -1 // allowed: no block to report
+	}
+	return r
+}
+
+// visit records the patterns that end at s[:end] in match state m. It
+// reports whether the scan is decided: an allow pattern or the first block
+// pattern (when there are no allow patterns) has been found, and so has
+// the first claim (when there are claims: an allow pattern does not hide
+// a claim).
+func (a *automaton) visit(s string, end int, m uint32, r *scanResult) bool {
+	for mi := int32(m); mi >= 0; mi = a.matches[mi].next {
+		sm := &a.matches[mi]
+		for _, o := range a.outs[sm.first : sm.first+sm.n] {
+			if o.wordEnd && end < len(s) && wordBytes[s[end]] {
+				continue
 			}
-			if block < 0 && m.block >= 0 {
-				block = m.block
-				if !a.hasAllow {
-					return block, false
+			if start := end - int(o.length); o.wordStart && start > 0 && wordBytes[s[start-1]] {
+				continue
+			}
+			switch o.kind {
+			case kindAllow:
+				r.allowed = true
+			case kindClaim:
+				if r.claim < 0 {
+					r.claim = o.id
+				}
+			default:
+				if r.block < 0 {
+					r.block = o.id
 				}
 			}
 		}
 	}
-	return block, false
+	return (r.allowed || !a.hasAllow && r.block >= 0) && (r.claim >= 0 || !a.hasClaim)
 }
 
 // The interleaved loops below contain no function calls, so that the
-// chain states stay in registers; reaching a match state is handled
-// inline.
+// chain states stay in registers. They report whether any match state is
+// reached, and if so, how far the first window (which starts at s[0], so
+// its state is the serial walk's) had got without reaching one: the
+// serial pass resumes there.
 
 // scan2 walks two windows of length l, at the start and the end of s.
-func (a *automaton) scan2(s string, l int) (found, allowed bool) {
+func (a *automaton) scan2(s string, l int) (found bool, at int, st uint32) {
 	trans := a.trans
 	ms := a.matchStart
 	cls := &a.classes
@@ -269,28 +363,18 @@ func (a *automaton) scan2(s string, l int) (found, allowed bool) {
 	w1 = w1[:len(w0)]
 	var s0, s1 uint32
 	for i := 0; i < len(w0); i++ {
+		p0 := s0
 		s0 = trans[s0+uint32(cls[w0[i]])]
 		s1 = trans[s1+uint32(cls[w1[i]])]
 		if max(s0, s1) >= ms {
-			for _, st := range [...]uint32{s0, s1} {
-				if st >= ms {
-					m := a.matches[(st-ms)/a.stride]
-					if m.allow {
-						return false, true
-					}
-					found = found || m.block >= 0
-				}
-			}
-			if found && !a.hasAllow {
-				return true, false
-			}
+			return true, i, p0
 		}
 	}
-	return found, false
+	return false, 0, 0
 }
 
 // scan3 walks three evenly spaced windows of length l.
-func (a *automaton) scan3(s string, l int) (found, allowed bool) {
+func (a *automaton) scan3(s string, l int) (found bool, at int, st uint32) {
 	trans := a.trans
 	ms := a.matchStart
 	cls := &a.classes
@@ -301,25 +385,15 @@ func (a *automaton) scan3(s string, l int) (found, allowed bool) {
 	w1, w2 = w1[:len(w0)], w2[:len(w0)]
 	var s0, s1, s2 uint32
 	for i := 0; i < len(w0); i++ {
+		p0 := s0
 		s0 = trans[s0+uint32(cls[w0[i]])]
 		s1 = trans[s1+uint32(cls[w1[i]])]
 		s2 = trans[s2+uint32(cls[w2[i]])]
 		if max(s0, s1, s2) >= ms {
-			for _, st := range [...]uint32{s0, s1, s2} {
-				if st >= ms {
-					m := a.matches[(st-ms)/a.stride]
-					if m.allow {
-						return false, true
-					}
-					found = found || m.block >= 0
-				}
-			}
-			if found && !a.hasAllow {
-				return true, false
-			}
+			return true, i, p0
 		}
 	}
-	return found, false
+	return false, 0, 0
 }
 
 // tableBytes is the size of the transition table.

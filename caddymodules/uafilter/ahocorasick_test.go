@@ -16,31 +16,42 @@ func foldString(s string) string {
 
 // naiveScan is the reference: the block pattern that ends first (longest
 // among those ending at the same position, first configured among equal
-// texts), and whether any allow pattern occurs.
-func naiveScan(patterns []acPattern, s string) (block int32, allowed bool) {
+// texts) and likewise the first claim, whether any allow pattern occurs,
+// all honouring word boundaries.
+func naiveScan(patterns []acPattern, s string) scanResult {
 	fs := foldString(s)
+	r := scanResult{block: -1, claim: -1}
+	bestEnd := [2]int{len(fs) + 1, len(fs) + 1}
+	bestLen := [2]int{}
 	for _, p := range patterns {
-		if p.allow && strings.Contains(fs, foldString(p.text)) {
-			return -1, true
-		}
-	}
-	block = -1
-	bestEnd, bestLen := len(fs)+1, 0
-	for _, p := range patterns {
-		if p.allow {
-			continue
-		}
 		fp := foldString(p.text)
-		i := strings.Index(fs, fp)
-		if i < 0 {
-			continue
-		}
-		end := i + len(fp)
-		if end < bestEnd || (end == bestEnd && len(fp) > bestLen) {
-			bestEnd, bestLen, block = end, len(fp), p.id
+		for i := 0; i+len(fp) <= len(fs); i++ {
+			if fs[i:i+len(fp)] != fp {
+				continue
+			}
+			end := i + len(fp)
+			if len(fp) > 0 && p.wordStart && isWordByte(fp[0]) && i > 0 && isWordByte(fs[i-1]) ||
+				len(fp) > 0 && p.wordEnd && isWordByte(fp[len(fp)-1]) && end < len(fs) && isWordByte(fs[end]) {
+				continue
+			}
+			if p.allow {
+				r.allowed = true
+				break
+			}
+			k, id := 0, &r.block
+			if p.claim {
+				k, id = 1, &r.claim
+			}
+			if end < bestEnd[k] || (end == bestEnd[k] && len(fp) > bestLen[k]) {
+				bestEnd[k], bestLen[k], *id = end, len(fp), p.id
+			}
+			break // later occurrences end later
 		}
 	}
-	return block, false
+	if r.allowed {
+		r.block = -1
+	}
+	return r
 }
 
 func TestAutomatonMatchesNaive(t *testing.T) {
@@ -69,6 +80,11 @@ func TestAutomatonMatchesNaive(t *testing.T) {
 			p := acPattern{text: word(1, 1+rng.Intn(maxPat)), id: int32(i)}
 			if withAllow && rng.Intn(5) == 0 {
 				p.allow, p.id = true, -1
+			} else if round%2 == 1 && rng.Intn(4) == 0 {
+				p.claim = true
+			}
+			if round%4 >= 2 { // whole words on random sides
+				p.wordStart, p.wordEnd = rng.Intn(2) == 0, rng.Intn(2) == 0
 			}
 			pats = append(pats, p)
 		}
@@ -97,10 +113,12 @@ func TestAutomatonMatchesNaive(t *testing.T) {
 				at := rng.Intn(len(s) + 1)
 				s = s[:at] + p + s[at:]
 			}
-			gb, ga := a.scan(s)
-			wb, wa := naiveScan(pats, s)
-			if ga != wa || gb != wb {
-				t.Fatalf("round %d: scan(%q) = (%d,%v), want (%d,%v); patterns %+v", round, s, gb, ga, wb, wa, pats)
+			got, want := a.scan(s), naiveScan(pats, s)
+			if got != want {
+				t.Fatalf("round %d: scan(%q) = %+v, want %+v; patterns %+v", round, s, got, want, pats)
+			}
+			if tc := a.scanToClaim(s); tc.claim != want.claim || want.claim < 0 && tc != want {
+				t.Fatalf("round %d: scanToClaim(%q) = %+v, want claim of %+v; patterns %+v", round, s, tc, want, pats)
 			}
 		}
 	}
@@ -124,7 +142,7 @@ func TestAutomatonCaseFolding(t *testing.T) {
 		{"gptbo", -1},
 		{"", -1},
 	} {
-		if got, _ := a.scan(tc.in); got != tc.want {
+		if got := a.scan(tc.in).block; got != tc.want {
 			t.Errorf("scan(%q) = %d, want %d", tc.in, got, tc.want)
 		}
 	}
@@ -135,7 +153,7 @@ func TestAutomatonDuplicatePatternFirstWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := a.scan("CCBot/2.0"); got != 0 {
+	if got := a.scan("CCBot/2.0").block; got != 0 {
 		t.Fatalf("got %d, want 0", got)
 	}
 }
@@ -146,12 +164,12 @@ func TestAutomatonAllowBeatsBlockAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"Googlebot/2.1 bot", "bot Googlebot/2.1", "googlebot/"} {
-		if b, allowed := a.scan(s); !allowed || b != -1 {
-			t.Errorf("scan(%q) = (%d,%v), want allowed", s, b, allowed)
+		if r := a.scan(s); !r.allowed || r.block != -1 {
+			t.Errorf("scan(%q) = %+v, want allowed", s, r)
 		}
 	}
-	if b, allowed := a.scan("somebot"); allowed || b != 0 {
-		t.Errorf("scan(somebot) = (%d,%v)", b, allowed)
+	if r := a.scan("somebot"); r.allowed || r.block != 0 {
+		t.Errorf("scan(somebot) = %+v", r)
 	}
 }
 

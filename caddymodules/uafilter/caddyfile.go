@@ -22,19 +22,26 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
-//	uafilter [<matcher>] [<substrings...>] {
-//	    block        <substrings...>
+//	uafilter [<matcher>] [<patterns...>] {
+//	    block        <patterns...>
 //	    block_regexp <regexps...>
-//	    preset       <names...>
+//	    preset       <categories...>
 //	    list_file    <paths...>
-//	    allow        <substrings...>
+//	    allow        <patterns...>
 //	    allow_regexp <regexps...>
 //	    block_empty
 //	    reload_interval <duration>
 //	    status       <code>
+//	    verify_bots {
+//	        ranges   <crawler> <files...>
+//	        rdns     <crawler> [<suffixes...>]
+//	        resolver <host:port>
+//	        timeout  <duration>
+//	        spoofed  block|allow|log
+//	    }
 //	}
 //
-// Arguments on the directive line are block substrings.
+// Arguments on the directive line are block patterns.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if err := h.Rules.unmarshalArgs(d); err != nil {
@@ -67,18 +74,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // UnmarshalCaddyfile sets up the matcher from Caddyfile tokens. Syntax:
 //
-//	user_agent [<substrings...>] {
-//	    block        <substrings...>
+//	user_agent [<patterns...>] {
+//	    block        <patterns...>
 //	    block_regexp <regexps...>
-//	    preset       <names...>
+//	    preset       <categories...>
 //	    list_file    <paths...>
-//	    allow        <substrings...>
+//	    allow        <patterns...>
 //	    allow_regexp <regexps...>
 //	    block_empty
 //	    reload_interval <duration>
+//	    verify_bots { ... }
 //	}
 //
-// Arguments are block substrings. Several user_agent matchers in one named
+// Arguments are block patterns. Several user_agent matchers in one named
 // matcher are merged into one.
 func (m *MatchUserAgent) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.Next() {
@@ -97,13 +105,13 @@ func (m *MatchUserAgent) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // checkNotEmpty rejects rules that select nothing.
 func (r *Rules) checkNotEmpty(d *caddyfile.Dispenser, directive string) error {
 	if r.empty() {
-		return d.Errf("%s: nothing to match: configure block, block_regexp, preset, list_file or block_empty", directive)
+		return d.Errf("%s: nothing to match: configure block, block_regexp, preset, list_file, block_empty or verify_bots", directive)
 	}
 	return nil
 }
 
 // unmarshalArgs takes the remaining arguments on the line as block
-// substrings.
+// patterns.
 func (r *Rules) unmarshalArgs(d *caddyfile.Dispenser) error {
 	for d.NextArg() {
 		if err := validatePattern(d.Val()); err != nil {
@@ -158,7 +166,7 @@ func (r *Rules) unmarshalSubdirective(d *caddyfile.Dispenser, directive string) 
 			return err
 		}
 		for _, a := range args {
-			if _, ok := presets[a]; !ok {
+			if _, ok := presetCategories(a); !ok {
 				return d.Errf("preset: unknown preset %q (known: %v)", a, presetNames())
 			}
 		}
@@ -173,17 +181,91 @@ func (r *Rules) unmarshalSubdirective(d *caddyfile.Dispenser, directive string) 
 			return d.Errf("block_empty: takes no arguments")
 		}
 		r.BlockEmpty = true
+	case "verify_bots":
+		if len(args) != 0 {
+			return d.Errf("verify_bots: takes no arguments, only a block")
+		}
+		return r.unmarshalVerifyBots(d)
 	case "reload_interval":
-		if len(args) != 1 {
-			return d.Errf("reload_interval: expected one duration")
-		}
-		dur, err := caddy.ParseDuration(args[0])
-		if err != nil || dur <= 0 {
-			return d.Errf("reload_interval: invalid duration %q", args[0])
-		}
-		r.ReloadInterval = caddy.Duration(dur)
+		return parseDuration(d, sub, args, &r.ReloadInterval)
 	default:
 		return d.Errf("%s: unrecognized subdirective %q", directive, sub)
+	}
+	return nil
+}
+
+// parseDuration sets *dst from the one positive duration in args.
+func parseDuration(d *caddyfile.Dispenser, what string, args []string, dst *caddy.Duration) error {
+	if len(args) != 1 {
+		return d.Errf("%s: expected one duration", what)
+	}
+	dur, err := caddy.ParseDuration(args[0])
+	if err != nil || dur <= 0 {
+		return d.Errf("%s: invalid duration %q", what, args[0])
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// unmarshalVerifyBots parses the block of verify_bots:
+//
+//	verify_bots {
+//	    ranges   <crawler> <files...>
+//	    rdns     <crawler> [<suffixes...>]
+//	    resolver <host:port>
+//	    timeout  <duration>
+//	    spoofed  block|allow|log
+//	}
+func (r *Rules) unmarshalVerifyBots(d *caddyfile.Dispenser) error {
+	if r.VerifyBots == nil {
+		r.VerifyBots = new(VerifyBots)
+	}
+	v := r.VerifyBots
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		args := d.RemainingArgs()
+		switch sub {
+		case "ranges", "rdns":
+			if len(args) < 1 || sub == "ranges" && len(args) < 2 {
+				return d.Errf("verify_bots: %s: expected a crawler name and files or suffixes", sub)
+			}
+			if crawlerIndex(args[0]) < 0 {
+				return d.Errf("verify_bots: %s: unknown crawler %q (known: %v)", sub, args[0], crawlerNames())
+			}
+			m := &v.Ranges
+			if sub == "rdns" {
+				m = &v.RDNS
+				for _, s := range args[1:] {
+					if err := validateSuffix(s); err != nil {
+						return d.Errf("verify_bots: rdns: %v", err)
+					}
+				}
+			}
+			if *m == nil {
+				*m = make(map[string][]string)
+			}
+			// rdns with no suffix turns reverse DNS off for the crawler.
+			(*m)[args[0]] = append((*m)[args[0]], args[1:]...)
+		case "resolver":
+			if len(args) != 1 {
+				return d.Errf("verify_bots: resolver: expected one host:port")
+			}
+			if _, err := resolverAddr(args[0]); err != nil {
+				return d.Errf("verify_bots: resolver: %v", err)
+			}
+			v.Resolver = args[0]
+		case "timeout":
+			if err := parseDuration(d, "verify_bots: timeout", args, &v.Timeout); err != nil {
+				return err
+			}
+		case "spoofed":
+			if len(args) != 1 || args[0] != spoofedBlock && args[0] != spoofedAllow && args[0] != spoofedLog {
+				return d.Errf("verify_bots: spoofed: expected block, allow or log")
+			}
+			v.Spoofed = args[0]
+		default:
+			return d.Errf("verify_bots: unrecognized subdirective %q", sub)
+		}
 	}
 	return nil
 }

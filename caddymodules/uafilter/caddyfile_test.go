@@ -86,19 +86,25 @@ func TestCaddyfileHandlerFull(t *testing.T) {
 		"reload_interval": float64(5 * time.Second),
 		"status":          float64(403),
 	}
+	h := checkHandlerJSON(t, got, want)
+	if h.Status != 403 || !h.BlockEmpty || len(h.Preset) != 2 || time.Duration(h.ReloadInterval) != 5*time.Second {
+		t.Fatalf("decoded %+v", h)
+	}
+}
+
+// checkHandlerJSON compares the adapted handler JSON with want and decodes
+// it back into the module.
+func checkHandlerJSON(t *testing.T, got, want map[string]any) Handler {
+	t.Helper()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("handler JSON\n got %v\nwant %v", got, want)
 	}
-
-	// The JSON decodes back into the module.
 	raw, _ := json.Marshal(got)
 	var h Handler
 	if err := json.Unmarshal(raw, &h); err != nil {
 		t.Fatal(err)
 	}
-	if h.Status != 403 || !h.BlockEmpty || len(h.Preset) != 2 || time.Duration(h.ReloadInterval) != 5*time.Second {
-		t.Fatalf("decoded %+v", h)
-	}
+	return h
 }
 
 func TestCaddyfileHandlerInlineArgs(t *testing.T) {
@@ -221,7 +227,7 @@ func TestCaddyfileErrors(t *testing.T) {
 	uafilter {
 		preset scanners seo_tools
 	}
-}`, `preset: unknown preset "seo_tools" (known: [ai_crawlers scanners]), at Caddyfile:3`},
+}`, `preset: unknown preset "seo_tools" (known: [ai_crawlers ai_search ai_training ai_user scanners seo]), at Caddyfile:3`},
 		{"no preset name", `:8080 {
 	uafilter {
 		preset
@@ -242,11 +248,59 @@ func TestCaddyfileErrors(t *testing.T) {
 	uafilter {
 		allow "Googlebot/"
 	}
-}`, `uafilter: nothing to match: configure block, block_regexp, preset, list_file or block_empty, at Caddyfile:4`},
+}`, `uafilter: nothing to match: configure block, block_regexp, preset, list_file, block_empty or verify_bots, at Caddyfile:4`},
 		{"empty matcher", `:8080 {
 	@b user_agent
 	respond @b 403
 }`, `user_agent: nothing to match`},
+		{"unknown verify_bots subdirective", `:8080 {
+	uafilter {
+		verify_bots {
+			spoofed block
+			cache 10000
+		}
+	}
+}`, `verify_bots: unrecognized subdirective "cache", at Caddyfile:5`},
+		{"unknown crawler", `:8080 {
+	uafilter {
+		verify_bots {
+			ranges googlebott /var/lib/caddy/bots/googlebot.json
+		}
+	}
+}`, `verify_bots: ranges: unknown crawler "googlebott" (known: [applebot baiduspider`},
+		{"ranges without file", `:8080 {
+	uafilter {
+		verify_bots {
+			ranges googlebot
+		}
+	}
+}`, `verify_bots: ranges: expected a crawler name and files or suffixes, at Caddyfile:4`},
+		{"bad suffix", `:8080 {
+	uafilter {
+		verify_bots {
+			rdns applebot *.apple.com
+		}
+	}
+}`, `verify_bots: rdns: suffix "*.apple.com" is not a domain name such as googlebot.com, at Caddyfile:4`},
+		{"bad spoofed", `:8080 {
+	uafilter {
+		verify_bots {
+			spoofed drop
+		}
+	}
+}`, `verify_bots: spoofed: expected block, allow or log, at Caddyfile:4`},
+		{"bad timeout", `:8080 {
+	uafilter {
+		verify_bots {
+			timeout soon
+		}
+	}
+}`, `verify_bots: timeout: invalid duration "soon", at Caddyfile:4`},
+		{"verify_bots argument", `:8080 {
+	uafilter {
+		verify_bots on
+	}
+}`, `verify_bots: takes no arguments, only a block, at Caddyfile:3`},
 		{"bad reload_interval", `:8080 {
 	uafilter {
 		list_file /etc/caddy/bad-agents.txt
@@ -260,6 +314,52 @@ func TestCaddyfileErrors(t *testing.T) {
 				t.Fatalf("error %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestCaddyfileVerifyBots(t *testing.T) {
+	cfg, err := adapt(t, `:8080 {
+	uafilter {
+		preset scanners ai_training
+		verify_bots {
+			ranges googlebot /var/lib/caddy/bots/googlebot.json   # published range files
+			ranges googlebot /var/lib/caddy/bots/special-crawlers.json
+			ranges gptbot /var/lib/caddy/bots/gptbot.json
+			rdns applebot applebot.apple.com
+			rdns baiduspider
+			resolver 127.0.0.1:53
+			timeout 1s
+			spoofed log
+		}
+	}
+	respond "ok"
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := handlersOf(t, cfg)[0]
+	want := map[string]any{
+		"handler": "uafilter",
+		"preset":  []any{"scanners", "ai_training"},
+		"verify_bots": map[string]any{
+			"ranges": map[string]any{
+				"googlebot": []any{"/var/lib/caddy/bots/googlebot.json", "/var/lib/caddy/bots/special-crawlers.json"},
+				"gptbot":    []any{"/var/lib/caddy/bots/gptbot.json"},
+			},
+			"rdns":     map[string]any{"applebot": []any{"applebot.apple.com"}, "baiduspider": nil},
+			"resolver": "127.0.0.1:53",
+			"timeout":  float64(time.Second),
+			"spoofed":  "log",
+		},
+	}
+	h := checkHandlerJSON(t, got, want)
+	if _, ok := h.VerifyBots.RDNS["baiduspider"]; !ok {
+		t.Fatal("rdns without suffixes lost in JSON")
+	}
+
+	// verify_bots alone is enough, in the handler and the matcher.
+	if _, err := adapt(t, ":8080 {\n\tuafilter {\n\t\tverify_bots\n\t}\n\t@spoofed user_agent {\n\t\tverify_bots {\n\t\t\tspoofed block\n\t\t}\n\t}\n\trespond @spoofed 403\n}\n"); err != nil {
+		t.Fatal(err)
 	}
 }
 

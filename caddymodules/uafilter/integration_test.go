@@ -330,3 +330,41 @@ func TestIntegrationLoadErrors(t *testing.T) {
 	// The previous config is still serving.
 	expect(t, newTester(t), uaFirefox, 200, "ok")
 }
+
+// TestIntegrationVerifyBots runs crawler verification in Caddy: the test
+// client connects from 127.0.0.1, which the Googlebot range file contains
+// and the GPTBot one does not.
+func TestIntegrationVerifyBots(t *testing.T) {
+	google := writeRangeFile(t, "127.0.0.0/8", "::1/128")
+	gpt := writeRangeFile(t, "192.0.2.0/24")
+	tc := newTester(t)
+	tc.InitServer(globalOptions+fmt.Sprintf(`
+:%d {
+	uafilter {
+		preset scanners ai_training
+		verify_bots {
+			ranges googlebot %s
+			ranges gptbot %s
+			rdns googlebot
+			rdns bingbot
+			spoofed block
+		}
+	}
+	respond "ok"
+	handle_errors {
+		respond "{http.vars.uafilter.list} {http.vars.uafilter.pattern} {http.vars.uafilter.category}" 403
+	}
+}
+`, httpPort, google, gpt), "caddyfile")
+
+	expect(t, tc, uaFirefox, 200, "ok")
+	expect(t, tc, uaGooglebot, 200, "ok")                             // verified by its ranges
+	expect(t, tc, uaGPTBot, 403, "spoofed:gptbot GPTBot ai_training") // outside its ranges
+	expect(t, tc, uaSqlmap, 403, "preset:scanners sqlmap scanners")   // categories
+	expect(t, tc, uaBingbotDoc, 200, "ok")                            // no method left: an ordinary User-Agent
+	expect(t, tc, presetSamples["ChatGPT-User"][0], 200, "ok")        // ai_user is not blocked
+
+	expectMetric(t, `caddy_uafilter_crawler_claims_total{crawler="googlebot",result="verified"} 1`)
+	expectMetric(t, `caddy_uafilter_crawler_claims_total{crawler="gptbot",result="spoofed"} 1`)
+	expectMetric(t, `caddy_uafilter_blocked_total{list="spoofed:gptbot"} 1`)
+}

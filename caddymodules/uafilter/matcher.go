@@ -58,17 +58,17 @@ func (m *MatchUserAgent) Match(r *http.Request) bool {
 
 // MatchWithError returns true if the request is selected.
 func (m *MatchUserAgent) MatchWithError(r *http.Request) (bool, error) {
-	rs := m.eng.set.Load()
-	list, pattern := rs.matchRequest(r)
-	if list < 0 {
+	rs, hit := m.eng.matchRequest(r)
+	if hit.list < 0 {
 		return false, nil
 	}
-	rs.counters[list].Inc()
-	setVars(r, rs.lists[list], pattern)
+	rs.counters[hit.list].Inc()
+	setVars(r, rs.lists[hit.list], hit.pattern, hit.category)
 	if c := m.logger.Check(zapcore.DebugLevel, "User-Agent matched"); c != nil {
 		c.Write(
-			zap.String("list", rs.lists[list]),
-			zap.String("pattern", pattern),
+			zap.String("list", rs.lists[hit.list]),
+			zap.String("pattern", hit.pattern),
+			zap.String("category", hit.category),
 			zap.String("user_agent", r.Header.Get("User-Agent")),
 		)
 	}

@@ -2,8 +2,9 @@ package uafilter
 
 import "sort"
 
-// A preset is a built-in, curated list of case-insensitive User-Agent
-// substrings. Entries are product tokens as their operators document them
+// A preset is a built-in, curated list of User-Agent product tokens, one
+// per category of client: each entry belongs to exactly one preset, whose
+// name is its category. Entries are tokens as their operators document them
 // (see the source next to each entry); they are chosen so that no current
 // browser User-Agent contains any of them (see presets_test.go). Ordinary
 // search-engine crawlers (Googlebot, Bingbot, ...) are deliberately in no
@@ -18,59 +19,100 @@ type presetEntry struct {
 	source  string
 }
 
-// presets maps preset names to their lists.
+// Categories of clients. The preset names are the categories, except
+// "search" (ordinary search-engine crawlers, which no preset blocks).
+const (
+	catScanners   = "scanners"
+	catAITraining = "ai_training"
+	catAISearch   = "ai_search"
+	catAIUser     = "ai_user"
+	catSEO        = "seo"
+	catSearch     = "search"
+)
+
+// presetAliases are preset names that stand for several categories.
+// ai_crawlers predates the split of AI clients into three categories.
+var presetAliases = map[string][]string{
+	"ai_crawlers": {catAITraining, catAISearch, catAIUser},
+}
+
+// presetCategories returns the categories a preset name stands for, or
+// false.
+func presetCategories(name string) ([]string, bool) {
+	if cats, ok := presetAliases[name]; ok {
+		return cats, true
+	}
+	if _, ok := presets[name]; ok {
+		return []string{name}, true
+	}
+	return nil, false
+}
+
+const anthropicDoc = "https://support.claude.com/en/articles/8896518-does-anthropic-crawl-data-from-the-web-and-how-can-site-owners-block-the-crawler"
+
+// presets maps categories to their entries.
 var presets = map[string]preset{
-	"ai_crawlers": {
-		description: "Crawlers and fetchers operated for AI model training, AI search and AI assistants.",
+	catAITraining: {
+		description: "Crawlers that collect content to train AI models, or to build the data sets they are trained on.",
 		entries: []presetEntry{
-			// OpenAI.
 			{"GPTBot", "https://platform.openai.com/docs/bots"},
-			{"ChatGPT-User", "https://platform.openai.com/docs/bots"},
-			{"OAI-SearchBot", "https://platform.openai.com/docs/bots"},
-			// Common Crawl.
 			{"CCBot", "https://commoncrawl.org/ccbot"},
-			// Anthropic.
-			{"ClaudeBot", "https://support.claude.com/en/articles/8896518-does-anthropic-crawl-data-from-the-web-and-how-can-site-owners-block-the-crawler"},
-			{"Claude-User", "https://support.claude.com/en/articles/8896518-does-anthropic-crawl-data-from-the-web-and-how-can-site-owners-block-the-crawler"},
-			{"Claude-SearchBot", "https://support.claude.com/en/articles/8896518-does-anthropic-crawl-data-from-the-web-and-how-can-site-owners-block-the-crawler"},
-			// Older Anthropic agent tokens, as listed by ai.robots.txt.
-			{"Claude-Web", "https://github.com/ai-robots-txt/ai.robots.txt"},
+			{"ClaudeBot", anthropicDoc},
+			// An older Anthropic token, as listed by ai.robots.txt.
 			{"anthropic-ai", "https://github.com/ai-robots-txt/ai.robots.txt"},
 			// ByteDance (no official documentation).
 			{"Bytespider", "https://github.com/ai-robots-txt/ai.robots.txt"},
-			// Perplexity.
-			{"PerplexityBot", "https://docs.perplexity.ai/guides/bots"},
-			{"Perplexity-User", "https://docs.perplexity.ai/guides/bots"},
 			// Google-Extended and Applebot-Extended are robots.txt product
 			// tokens; Google and Apple crawl with Googlebot and Applebot, so
 			// these two only match clients that send the token itself.
 			{"Google-Extended", "https://developers.google.com/search/docs/crawling-indexing/google-common-crawlers#google-extended"},
 			{"Applebot-Extended", "https://support.apple.com/en-us/119829"},
-			// Meta.
 			{"meta-externalagent", "https://developers.facebook.com/docs/sharing/webmasters/web-crawlers"},
-			{"meta-externalfetcher", "https://developers.facebook.com/docs/sharing/webmasters/web-crawlers"},
 			{"FacebookBot", "https://developers.facebook.com/docs/sharing/bot/"},
-			// Amazon.
 			{"Amazonbot", "https://developer.amazon.com/amazonbot"},
-			// Diffbot.
 			{"Diffbot", "https://www.diffbot.com/"},
-			// Hive ImageSift.
 			{"ImagesiftBot", "https://imagesift.com/about"},
-			// Cohere.
-			{"cohere-ai", "https://github.com/ai-robots-txt/ai.robots.txt"},
 			{"cohere-training-data-crawler", "https://github.com/ai-robots-txt/ai.robots.txt"},
-			// You.com.
-			{"YouBot", "https://about.you.com/youbot/"},
-			// Timpi.
 			{"Timpibot", "https://timpi.io/"},
-			// Allen Institute for AI.
 			{"AI2Bot", "https://allenai.org/crawler"},
-			// DuckDuckGo.
-			{"DuckAssistBot", "https://duckduckgo.com/duckduckgo-help-pages/results/duckassistbot"},
-			// Mistral AI.
-			{"MistralAI-User", "https://docs.mistral.ai/robots"},
-			// Webz.io (Omgili).
+			// Webz.io (Omgili) sells its crawl as training data.
 			{"omgilibot", "https://webz.io/bot.html"},
+		},
+	},
+	catAISearch: {
+		description: "Crawlers that index content for AI search engines and AI answers.",
+		entries: []presetEntry{
+			{"OAI-SearchBot", "https://platform.openai.com/docs/bots"},
+			{"Claude-SearchBot", anthropicDoc},
+			{"PerplexityBot", "https://docs.perplexity.ai/guides/bots"},
+			{"YouBot", "https://about.you.com/youbot/"},
+			{"DuckAssistBot", "https://duckduckgo.com/duckduckgo-help-pages/results/duckassistbot"},
+		},
+	},
+	catAIUser: {
+		description: "Fetchers that AI assistants send when a user asks them to read a page.",
+		entries: []presetEntry{
+			{"ChatGPT-User", "https://platform.openai.com/docs/bots"},
+			{"Claude-User", anthropicDoc},
+			// An older Anthropic token, as listed by ai.robots.txt.
+			{"Claude-Web", "https://github.com/ai-robots-txt/ai.robots.txt"},
+			{"Perplexity-User", "https://docs.perplexity.ai/guides/bots"},
+			{"MistralAI-User", "https://docs.mistral.ai/robots"},
+			{"meta-externalfetcher", "https://developers.facebook.com/docs/sharing/webmasters/web-crawlers"},
+			{"cohere-ai", "https://github.com/ai-robots-txt/ai.robots.txt"},
+		},
+	},
+	catSEO: {
+		description: "Crawlers of SEO and backlink tools.",
+		entries: []presetEntry{
+			{"AhrefsBot", "https://ahrefs.com/robot"},
+			{"SemrushBot", "https://www.semrush.com/bot/"},
+			{"MJ12bot", "https://mj12bot.com/"},
+			{"DotBot", "https://moz.com/help/moz-procedures/crawlers/dotbot"},
+			{"rogerbot", "https://moz.com/help/moz-procedures/crawlers/rogerbot"},
+			{"BLEXBot", "https://webmeup-crawler.com/"},
+			{"DataForSeoBot", "https://dataforseo.com/dataforseo-bot"},
+			{"serpstatbot", "https://serpstatbot.com/"},
 		},
 	},
 	"scanners": {
@@ -109,25 +151,15 @@ var presets = map[string]preset{
 	},
 }
 
-// presetNames returns the names of all presets, sorted.
+// presetNames returns the names the preset option accepts, sorted.
 func presetNames() []string {
-	names := make([]string, 0, len(presets))
+	names := make([]string, 0, len(presets)+len(presetAliases))
 	for n := range presets {
+		names = append(names, n)
+	}
+	for n := range presetAliases {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
-}
-
-// presetPatterns returns the patterns of a preset, or false.
-func presetPatterns(name string) ([]string, bool) {
-	p, ok := presets[name]
-	if !ok {
-		return nil, false
-	}
-	out := make([]string, len(p.entries))
-	for i, e := range p.entries {
-		out[i] = e.pattern
-	}
-	return out, true
 }

@@ -190,6 +190,16 @@ var presetSamples = map[string][]string{
 	"MistralAI-User":               {"Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; MistralAI-User/1.0; +https://docs.mistral.ai/robots)"},
 	"omgilibot":                    {"omgilibot/0.3 +http://omgili.com"},
 
+	// seo
+	"AhrefsBot":     {"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"},
+	"SemrushBot":    {"Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)"},
+	"MJ12bot":       {"Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)"},
+	"DotBot":        {"Mozilla/5.0 (compatible; DotBot/1.2; +https://opensiteexplorer.org/dotbot; help@moz.com)"},
+	"rogerbot":      {"rogerbot/1.2 (https://moz.com/help/guides/moz-procedures/what-is-rogerbot, rogerbot-crawler+aardwolf-production-crawler-01@moz.com)"},
+	"BLEXBot":       {"Mozilla/5.0 (compatible; BLEXBot/1.0; +https://help.seranking.com/en/blex-crawler)"},
+	"DataForSeoBot": {"Mozilla/5.0 (compatible; DataForSeoBot/1.0; +https://dataforseo.com/dataforseo-bot)"},
+	"serpstatbot":   {"serpstatbot/2.1 (advanced backlink tracking bot; https://serpstatbot.com/; abuse@serpstatbot.com)"},
+
 	// scanners
 	"zgrab":                 {"Mozilla/5.0 zgrab/0.x"},
 	"masscan":               {"masscan/1.3 (https://github.com/robertdavidgraham/masscan)"},

@@ -82,3 +82,37 @@ func TestREADMEPresetsAndBuildLine(t *testing.T) {
 		t.Error("README lacks the xcaddy build line")
 	}
 }
+
+// The README documents every crawler of the table: its token, category,
+// reverse-DNS suffixes, range files and documentation.
+func TestREADMECrawlerTable(t *testing.T) {
+	r := readme(t)
+	for _, c := range crawlers {
+		i := strings.Index(r, "| `"+c.name+"` | ")
+		if i < 0 {
+			t.Errorf("README lacks crawler %s", c.name)
+			continue
+		}
+		row := r[i : i+strings.Index(r[i:], "\n")]
+		want := []string{"`" + c.category + "`", "<" + c.doc + ">"}
+		for _, tok := range c.tokens {
+			want = append(want, "`"+tok+"`")
+		}
+		for _, s := range c.rdns {
+			want = append(want, "`"+s+"`")
+		}
+		for _, u := range c.rangesURLs {
+			want = append(want, "<"+u+">")
+		}
+		for _, w := range want {
+			if !strings.Contains(row, w) {
+				t.Errorf("README row of %s lacks %s: %s", c.name, w, row)
+			}
+		}
+	}
+	for _, m := range []string{"caddy_uafilter_crawler_claims_total", "caddy_uafilter_rdns_lookups_total", "caddy_uafilter_rdns_lookup_seconds", "{http.vars.uafilter.category}", "spoofed:<crawler>"} {
+		if !strings.Contains(r, m) {
+			t.Errorf("README does not mention %s", m)
+		}
+	}
+}

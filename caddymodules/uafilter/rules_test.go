@@ -61,13 +61,8 @@ type matchCase struct {
 
 func checkMatches(t *testing.T, e *engine, cases []matchCase) {
 	t.Helper()
-	rs := e.set.Load()
 	for _, c := range cases {
-		l, p := rs.match(c.ua)
-		got := ""
-		if l >= 0 {
-			got = rs.lists[l]
-		}
+		got, p := selects(e, c.ua)
 		if got != c.list || (c.list != "" && p != c.pattern) {
 			t.Errorf("match(%q) = (%q, %q), want (%q, %q)", c.ua, got, p, c.list, c.pattern)
 		}
@@ -107,7 +102,6 @@ func TestRulesFirstListWins(t *testing.T) {
 
 func TestRulesEmptyUserAgent(t *testing.T) {
 	e, _ := newTestEngine(t, Rules{BlockEmpty: true})
-	rs := e.set.Load()
 	for name, hdr := range map[string][]string{
 		"missing":  nil,
 		"empty":    {""},
@@ -117,20 +111,20 @@ func TestRulesEmptyUserAgent(t *testing.T) {
 		if hdr != nil {
 			r.Header["User-Agent"] = hdr
 		}
-		if l, _ := rs.matchRequest(r); l < 0 || rs.lists[l] != "empty" {
+		if rs, h := e.matchRequest(r); h.list < 0 || rs.lists[h.list] != "empty" {
 			t.Errorf("%s: not selected as empty", name)
 		}
 	}
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("User-Agent", "x")
-	if l, _ := rs.matchRequest(r); l >= 0 {
+	if _, h := e.matchRequest(r); h.list >= 0 {
 		t.Errorf("non-empty UA selected by block_empty")
 	}
 
 	// Without block_empty an empty User-Agent passes.
 	e2, _ := newTestEngine(t, Rules{Block: []string{"zgrab"}})
 	r = httptest.NewRequest(http.MethodGet, "/", nil)
-	if l, _ := e2.set.Load().matchRequest(r); l >= 0 {
+	if _, h := e2.matchRequest(r); h.list >= 0 {
 		t.Errorf("missing UA selected without block_empty")
 	}
 }
@@ -139,8 +133,8 @@ func TestRulesEveryUserAgentValue(t *testing.T) {
 	e, _ := newTestEngine(t, Rules{Preset: []string{"scanners"}, Allow: []string{"Googlebot/"}})
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header["User-Agent"] = []string{"Mozilla/5.0 (compatible; Googlebot/2.1)", "sqlmap/1.8"}
-	if l, p := e.set.Load().matchRequest(r); l < 0 || p != "sqlmap" {
-		t.Fatalf("second User-Agent value not checked: %d %q", l, p)
+	if _, h := e.matchRequest(r); h.list < 0 || h.pattern != "sqlmap" {
+		t.Fatalf("second User-Agent value not checked: %+v", h)
 	}
 }
 
@@ -156,7 +150,7 @@ func TestRulesValidation(t *testing.T) {
 		{Rules{BlockRegexp: []string{"(unclosed"}}, `block_regexp: invalid regular expression "(unclosed"`},
 		{Rules{BlockRegexp: []string{".*"}}, `matches the empty string`},
 		{Rules{Block: []string{"abc"}, AllowRegexp: []string{"x?"}}, `allow_regexp: regular expression "x?" matches the empty string`},
-		{Rules{Preset: []string{"seo"}}, `preset: unknown preset "seo" (known: ai_crawlers, scanners)`},
+		{Rules{Preset: []string{"search"}}, `preset: unknown preset "search" (known: ai_crawlers, ai_search, ai_training, ai_user, scanners, seo)`},
 		{Rules{}, `nothing to match`},
 		{Rules{Allow: []string{"Googlebot"}}, `nothing to match`},
 		{Rules{ListFile: []string{"/nonexistent/uafilter-list.txt"}}, `list_file /nonexistent/uafilter-list.txt: open /nonexistent/uafilter-list.txt: no such file or directory`},
@@ -238,13 +232,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// selects returns the list and pattern that select a request with ua, or
+// "", "".
 func selects(e *engine, ua string) (string, string) {
-	rs := e.set.Load()
-	l, p := rs.match(ua)
-	if l < 0 {
-		return "", ""
+	l, p, _ := selectsCategory(e, ua, "")
+	return l, p
+}
+
+// selectsCategory is selects with the category, for a request from
+// client IP ip ("" for none).
+func selectsCategory(e *engine, ua, ip string) (list, pattern, category string) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("User-Agent", ua)
+	if ip != "" {
+		r = withClientIP(r, ip)
 	}
-	return rs.lists[l], p
+	rs, h := e.matchRequest(r)
+	if h.list < 0 {
+		return "", "", ""
+	}
+	return rs.lists[h.list], h.pattern, h.category
+}
+
+// withClientIP sets Caddy's client_ip variable, as the server does.
+func withClientIP(r *http.Request, ip string) *http.Request {
+	vars := map[string]any{caddyhttp.ClientIPVarKey: ip}
+	return r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, vars))
 }
 
 func TestListFileReload(t *testing.T) {
@@ -479,10 +492,9 @@ func TestMatcherSetsVars(t *testing.T) {
 
 func TestMatchRequestDoesNotAllocate(t *testing.T) {
 	e, _ := newTestEngine(t, Rules{Preset: []string{"ai_crawlers", "scanners"}, Block: []string{"EvilBot"}, Allow: []string{"Googlebot/"}, BlockEmpty: true})
-	rs := e.set.Load()
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("User-Agent", benchUA)
-	if n := testing.AllocsPerRun(100, func() { rs.matchRequest(r) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { e.matchRequest(r) }); n != 0 {
 		t.Fatalf("matchRequest allocates %v times", n)
 	}
 }

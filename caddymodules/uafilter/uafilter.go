@@ -2,12 +2,17 @@
 // refuses requests by User-Agent, and a request matcher
 // (http.matchers.user_agent) that selects them with the same rules.
 //
-// All substring patterns — inline, presets and list files — are compiled
-// into one Aho-Corasick automaton with ASCII case folding built into its
-// byte classes, so a User-Agent is scanned once, byte by byte, whatever the
-// number of patterns, without allocating. Regular expressions are combined
-// into one. List files are polled and the compiled rules swapped
-// atomically.
+// All patterns — inline, presets by category, list files (plain or
+// ai.robots.txt's robots.json) and the tokens of well-known crawlers — are
+// compiled into one Aho-Corasick automaton with ASCII case folding built
+// into its byte classes, so a User-Agent is scanned once, byte by byte,
+// whatever the number of patterns, without allocating; patterns match
+// whole words, checked only where the automaton reports a match.
+// Regular expressions are combined into one. With verify_bots, a claim to
+// be a crawler of the table is believed only when the client address is
+// in the crawler's published ranges or its forward-confirmed reverse DNS
+// name ends in one of the crawler's suffixes. List and range files are
+// polled and the compiled rules swapped atomically.
 package uafilter
 
 import (
@@ -18,6 +23,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/metacircular/edge/internal/version"
 )
 
 func init() {
@@ -61,6 +68,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.eng = eng
+	version.Announce("uafilter", ctx.GetMetricsRegistry(), h.logger.Sugar().Infof)
 	return nil
 }
 
@@ -72,18 +80,18 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP refuses selected requests and passes the others on.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	rs := h.eng.set.Load()
-	list, pattern := rs.matchRequest(r)
-	if list < 0 {
+	rs, hit := h.eng.matchRequest(r)
+	if hit.list < 0 {
 		return next.ServeHTTP(w, r)
 	}
-	rs.counters[list].Inc()
-	name := rs.lists[list]
-	setVars(r, name, pattern)
+	rs.counters[hit.list].Inc()
+	name, pattern := rs.lists[hit.list], hit.pattern
+	setVars(r, name, pattern, hit.category)
 	if c := h.logger.Check(zapcore.InfoLevel, "blocked request by User-Agent"); c != nil {
 		c.Write(
 			zap.String("list", name),
 			zap.String("pattern", pattern),
+			zap.String("category", hit.category),
 			zap.Int("status", h.Status),
 			zap.String("user_agent", r.Header.Get("User-Agent")),
 			zap.String("client_ip", clientIP(r)),
@@ -94,16 +102,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // Request variables set when a request is selected, for use in responses,
-// handle_errors routes and access logs as {http.vars.uafilter.list} and
-// {http.vars.uafilter.pattern}.
+// handle_errors routes and access logs as {http.vars.uafilter.list},
+// {http.vars.uafilter.pattern} and {http.vars.uafilter.category}.
 const (
-	varList    = "uafilter.list"
-	varPattern = "uafilter.pattern"
+	varList     = "uafilter.list"
+	varPattern  = "uafilter.pattern"
+	varCategory = "uafilter.category"
 )
 
-func setVars(r *http.Request, list, pattern string) {
+func setVars(r *http.Request, list, pattern, category string) {
 	caddyhttp.SetVar(r.Context(), varList, list)
 	caddyhttp.SetVar(r.Context(), varPattern, pattern)
+	caddyhttp.SetVar(r.Context(), varCategory, category)
 }
 
 // clientIP is the client address as Caddy determined it (honouring
