@@ -30,6 +30,7 @@ for b in caddy coredns; do
 done
 $run install -d -m 0755 /usr/local/lib/edge /usr/local/share/doc/edge
 $run install -m 0755 deploy/mcns-backup.sh /usr/local/lib/edge/mcns-backup.sh
+$run install -m 0755 deploy/caddy-bot-ranges.sh /usr/local/lib/edge/caddy-bot-ranges.sh
 $run install -m 0644 docs/RUNBOOK.md /usr/local/share/doc/edge/RUNBOOK.md
 
 # Configuration: installed once, then the operator's.
@@ -45,9 +46,9 @@ conf deploy/coredns.env /etc/coredns/coredns.env 0640 coredns
 conf /dev/null /etc/coredns/api-tokens 0640 coredns
 for z in examples/zones/*.zone; do conf "$z" "/etc/coredns/zones/$(basename "$z")" 0644 root; done
 
-for u in caddy.service coredns.service mcns-backup.service mcns-backup.timer; do
+for u in caddy.service coredns.service mcns-backup.service mcns-backup.timer caddy-bot-ranges.service caddy-bot-ranges.timer; do
 	$run install -m 0644 "deploy/$u" "/etc/systemd/system/$u"
 done
 $run systemctl daemon-reload
-$run systemctl enable coredns.service caddy.service mcns-backup.timer
+$run systemctl enable coredns.service caddy.service mcns-backup.timer caddy-bot-ranges.timer
 echo "install.sh: done; edit /etc/caddy/Caddyfile and /etc/coredns/coredns.env, then see the runbook's First start"

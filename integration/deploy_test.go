@@ -71,7 +71,9 @@ func TestInstallDryRun(t *testing.T) {
 		"install -m 0755 bin/coredns /usr/local/bin/coredns",
 		"/etc/systemd/system/coredns.service",
 		"/etc/systemd/system/mcns-backup.timer",
-		"systemctl enable coredns.service caddy.service mcns-backup.timer",
+		"install -m 0755 deploy/caddy-bot-ranges.sh /usr/local/lib/edge/caddy-bot-ranges.sh",
+		"/etc/systemd/system/caddy-bot-ranges.timer",
+		"systemctl enable coredns.service caddy.service mcns-backup.timer caddy-bot-ranges.timer",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
