@@ -3,6 +3,7 @@ package geofilter
 import (
 	"context"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -39,8 +40,55 @@ func randomCIDRs(n int) []string {
 	return out
 }
 
+// benchFilter is the benchmarks' handler configuration: a real-size
+// database, countries, addresses and the given blocked networks.
+func benchFilter(db string, cidrs []string, limit *RateLimit) Filter {
+	return Filter{
+		DB:             []string{db},
+		BlockCountries: []string{"CN", "RU", "KP", "IR"},
+		BlockIPs:       []string{"203.0.113.7", "2001:db8::1"},
+		BlockCIDRs:     cidrs,
+		AllowCIDRs:     []string{"10.0.0.0/8"},
+		RateLimit:      limit,
+	}
+}
+
+// fillBlockList puts n runtime blocks and n bans (none of them covering
+// the benchmark clients) on the process's block list, in memory only,
+// until tb is done.
+func fillBlockList(tb testing.TB, bl *blockList, n int) {
+	until := wallNow() + int64(time.Hour)
+	var added []netip.Prefix
+	bl.mu.Lock()
+	for i, s := range randomCIDRs(n) {
+		p := netip.MustParsePrefix(s)
+		bl.blocks[p] = runtimeBlock{reason: "bench", created: wallNow(), until: until + int64(i)}
+		bl.publishLocked(p)
+		added = append(added, p)
+	}
+	bl.mu.Unlock()
+	for i := range n {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 127, byte(i >> 8), byte(i)}), 32)
+		bl.ban(p, until)
+		added = append(added, p)
+	}
+	tb.Cleanup(func() {
+		bl.mu.Lock()
+		defer bl.mu.Unlock()
+		for _, p := range added {
+			delete(bl.blocks, p)
+			delete(bl.bans, p)
+			bl.publishLocked(p)
+		}
+	})
+}
+
 // BenchmarkServeHTTPAllowed measures the full handler path for an allowed
-// request, with a real-size database and 10,000 blocked networks.
+// request, with a real-size database and 10,000 blocked networks. The
+// "+active" variants add what the handler does on top of its checks: the
+// geo placeholders, a ban option and a shared block list holding 1,000
+// runtime blocks and 1,000 bans. The others leave the placeholders unset
+// and the block list empty, as the handler was without them.
 func BenchmarkServeHTTPAllowed(b *testing.B) {
 	db := sharedData(b, "ip-location-db", "geo-whois-asn-country.mmdb")
 	cidrs := randomCIDRs(10000)
@@ -50,29 +98,33 @@ func BenchmarkServeHTTPAllowed(b *testing.B) {
 	} else {
 		defer releaseDatabase(key)
 	}
+	limit := &RateLimit{Requests: 1e9, Window: caddy.Duration(time.Hour), Zone: "bench"}
 	for _, bc := range []struct {
 		name, client string
 		limit        *RateLimit
+		active       bool
 	}{
-		{"ipv4", "8.8.8.8", nil},
-		{"ipv6", "2001:4860:4860::8888", nil},
-		{"ipv4+rate_limit", "8.8.8.8", &RateLimit{Requests: 1e9, Window: caddy.Duration(time.Hour), Zone: "bench"}},
+		{"ipv4", "8.8.8.8", nil, false},
+		{"ipv4+active", "8.8.8.8", nil, true},
+		{"ipv6", "2001:4860:4860::8888", nil, false},
+		{"ipv6+active", "2001:4860:4860::8888", nil, true},
+		{"ipv4+rate_limit", "8.8.8.8", limit, false},
+		{"ipv4+rate_limit+active", "8.8.8.8", limit, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 			defer cancel()
-			h := &Handler{Filter: Filter{
-				DB:             []string{db},
-				BlockCountries: []string{"CN", "RU", "KP", "IR"},
-				BlockIPs:       []string{"203.0.113.7", "2001:db8::1"},
-				BlockCIDRs:     cidrs,
-				AllowCIDRs:     []string{"10.0.0.0/8"},
-				RateLimit:      bc.limit,
-			}}
+			h := &Handler{Filter: benchFilter(db, cidrs, bc.limit), noVars: !bc.active}
+			if bc.active && bc.limit != nil {
+				h.Ban = &Ban{Strikes: 3, Duration: caddy.Duration(time.Hour)}
+			}
 			if err := h.Provision(ctx); err != nil {
 				b.Fatal(err)
 			}
 			defer h.Cleanup()
+			if bc.active {
+				fillBlockList(b, h.policy.blocks, 1000)
+			}
 			if h.policy.cidrs == nil || len(h.policy.countryDBs) != 1 {
 				b.Fatal("policy not built")
 			}
@@ -94,36 +146,121 @@ func BenchmarkServeHTTPAllowed(b *testing.B) {
 			if served == 0 {
 				b.Fatal("request not passed on")
 			}
+			if bc.active && vars[varCountry] != "US" {
+				b.Fatalf("geo.country = %v", vars[varCountry])
+			}
 		})
 	}
 }
 
-// TestServeHTTPAllocs pins the allocation-free allowed path.
+// TestServeHTTPAllocs pins the allocation-free allowed path, also with
+// placeholders, bans, a filled block list and response-aware counting.
 func TestServeHTTPAllocs(t *testing.T) {
 	dbs := makeTestDBs(t)
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
-	h := &Handler{Filter: Filter{
-		DB:             []string{dbs.country, dbs.asn},
-		BlockCountries: []string{"CN"},
-		BlockASN:       []uint32{64496},
-		BlockCIDRs:     randomCIDRs(100),
-		RateLimit:      &RateLimit{Requests: 1e9, Window: caddy.Duration(time.Hour), Zone: "allocs"},
-	}}
-	if err := h.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer h.Cleanup()
-	req := httptest.NewRequest("GET", "/", nil)
-	req = req.WithContext(context.WithValue(req.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: ipUS}))
-	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
-	w := &nopWriter{h: http.Header{}}
-	_ = h.ServeHTTP(w, req, next) // warm the caches and the limiter entry
-	if n := testing.AllocsPerRun(1000, func() {
-		if err := h.ServeHTTP(w, req, next); err != nil {
+	for _, active := range []bool{false, true} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		defer cancel()
+		h := &Handler{Filter: Filter{
+			DB:             []string{dbs.country, dbs.asn},
+			BlockCountries: []string{"CN"},
+			BlockASN:       []uint32{64496},
+			BlockCIDRs:     randomCIDRs(100),
+			RateLimit:      &RateLimit{Requests: 1e9, Window: caddy.Duration(time.Hour), Zone: "allocs"},
+		}, noVars: !active}
+		if active {
+			h.Ban = &Ban{Strikes: 2, Duration: caddy.Duration(time.Hour)}
+			h.RateLimitStatus = []int{401}
+		}
+		if err := h.Provision(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}); n != 0 {
-		t.Fatalf("allowed request allocates %v times", n)
+		defer h.Cleanup()
+		if active {
+			fillBlockList(t, h.policy.blocks, 100)
+		}
+		vars := map[string]any{caddyhttp.ClientIPVarKey: ipUS}
+		req := httptest.NewRequest("GET", "/", nil)
+		req = req.WithContext(context.WithValue(req.Context(), caddyhttp.VarsCtxKey, vars))
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusOK)
+			return nil
+		})
+		w := &nopWriter{h: http.Header{}}
+		_ = h.ServeHTTP(w, req, next) // warm the caches and the limiter entry
+		if n := testing.AllocsPerRun(1000, func() {
+			if err := h.ServeHTTP(w, req, next); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Fatalf("allowed request (active %v) allocates %v times", active, n)
+		}
+		if active && (vars[varCountry] != "US" || vars[varASN] != "64497" || vars[varASNOrg] != "Example AS") {
+			t.Errorf("placeholders: %v", vars)
+		}
+	}
+}
+
+// BenchmarkActiveOverhead compares, in one run, an allowed request through
+// the handler as it was before the geo placeholders, bans and runtime block
+// list (baseline: placeholders off, no block list lookup) with the same
+// request with all of them on (1,000 runtime blocks and 1,000 bans listed).
+// The two alternate in batches and the fastest batch of each is kept, which
+// holds up on a busy machine; "ratio" is active/baseline.
+func BenchmarkActiveOverhead(b *testing.B) {
+	db := sharedData(b, "ip-location-db", "geo-whois-asn-country.mmdb")
+	cidrs := randomCIDRs(10000)
+	for _, bc := range []struct {
+		name, client string
+		limit        bool
+	}{
+		{"ipv4", "8.8.8.8", false},
+		{"ipv6", "2001:4860:4860::8888", false},
+		{"ipv4+rate_limit", "8.8.8.8", true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			newHandler := func(active bool) (*Handler, *http.Request) {
+				h := &Handler{Filter: benchFilter(db, cidrs, nil), noVars: !active}
+				if bc.limit {
+					h.RateLimit = &RateLimit{Requests: 1e9, Window: caddy.Duration(time.Hour), Zone: "overhead"}
+					if active {
+						h.Ban = &Ban{Strikes: 3, Duration: caddy.Duration(time.Hour)}
+					}
+				}
+				if err := h.Provision(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = h.Cleanup() })
+				req := httptest.NewRequest("GET", "/", nil)
+				vars := map[string]any{caddyhttp.ClientIPVarKey: bc.client}
+				return h, req.WithContext(context.WithValue(req.Context(), caddyhttp.VarsCtxKey, vars))
+			}
+			base, baseReq := newHandler(false)
+			active, activeReq := newHandler(true)
+			base.policy.blocks = nil // no block list lookup, as before it existed
+			fillBlockList(b, active.policy.blocks, 1000)
+			w := &nopWriter{h: http.Header{}}
+			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+			const batch = 1000
+			run := func(h *Handler, r *http.Request) time.Duration {
+				start := time.Now()
+				for range batch {
+					if err := h.ServeHTTP(w, r, next); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(start)
+			}
+			bestBase, bestActive := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+			b.ReportAllocs()
+			for b.Loop() {
+				bestBase = min(bestBase, run(base, baseReq))
+				bestActive = min(bestActive, run(active, activeReq))
+			}
+			b.ReportMetric(float64(bestBase)/batch, "base-ns/req")
+			b.ReportMetric(float64(bestActive)/batch, "active-ns/req")
+			b.ReportMetric(float64(bestActive)/float64(bestBase), "ratio")
+		})
 	}
 }

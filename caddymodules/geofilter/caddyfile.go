@@ -39,6 +39,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		rate_limit_ipv6_prefix <bits>
 //		rate_limit_max_clients <n>
 //		rate_limit_zone <name>
+//		rate_limit_status <codes...>
+//		rate_limit_headers
+//		ban <strikes> <duration>
 //		status <code>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -48,6 +51,29 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	var st filterParse
 	for d.NextBlock(0) {
+		switch d.Val() {
+		case "rate_limit_status":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				n, err := strconv.Atoi(a)
+				if err != nil || n < 100 || n > 599 {
+					return d.Errf("rate_limit_status: want HTTP status codes, got %q", a)
+				}
+				h.RateLimitStatus = append(h.RateLimitStatus, n)
+			}
+			st.rateOptAt = position(d)
+			continue
+		case "rate_limit_headers":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.RateLimitHeaders = true
+			st.rateOptAt = position(d)
+			continue
+		}
 		if d.Val() == "status" {
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -95,6 +121,7 @@ func (lw *ListenerWrapper) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 type filterParse struct {
 	dbOptAt            string // "file:line" of the last option needing a db
 	rateOptAt, rateSet string
+	banAt              string
 }
 
 func position(d *caddyfile.Dispenser) string {
@@ -175,16 +202,9 @@ func (f *Filter) unmarshalOption(d *caddyfile.Dispenser, st *filterParse) error 
 		}
 		f.UnknownCountry = args[0]
 	case "rate_limit":
-		if err := wantArgs(2); err != nil {
+		n, w, err := countPer(d, opt, args, "request count", "window")
+		if err != nil {
 			return err
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n <= 0 {
-			return d.Errf("rate_limit: invalid request count %q", args[0])
-		}
-		w, err := caddy.ParseDuration(args[1])
-		if err != nil || w <= 0 {
-			return d.Errf("rate_limit: invalid window %q", args[1])
 		}
 		if w/time.Duration(n) <= 0 {
 			return d.Errf("rate_limit: %d requests per %s is too fine-grained", n, w)
@@ -218,15 +238,39 @@ func (f *Filter) unmarshalOption(d *caddyfile.Dispenser, st *filterParse) error 
 		}
 		f.rateLimit().Zone = args[0]
 		st.rateOptAt = position(d)
+	case "ban":
+		n, dur, err := countPer(d, opt, args, "strike count", "duration")
+		if err != nil {
+			return err
+		}
+		f.Ban = &Ban{Strikes: n, Duration: caddy.Duration(dur)}
+		st.banAt = position(d)
 	}
 	return nil
+}
+
+// countPer parses the "<count> <duration>" arguments of rate_limit and
+// ban, both positive.
+func countPer(d *caddyfile.Dispenser, opt string, args []string, count, dur string) (int, time.Duration, error) {
+	if len(args) != 2 {
+		return 0, 0, d.ArgErr()
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n <= 0 {
+		return 0, 0, d.Errf("%s: invalid %s %q", opt, count, args[0])
+	}
+	w, err := caddy.ParseDuration(args[1])
+	if err != nil || w <= 0 {
+		return 0, 0, d.Errf("%s: invalid %s %q", opt, dur, args[1])
+	}
+	return n, w, nil
 }
 
 var filterOptions = map[string]bool{
 	"db": true, "block_countries": true, "allow_countries": true, "block_asn": true,
 	"block_ips": true, "block_cidrs": true, "allow_cidrs": true, "unknown_country": true,
 	"rate_limit": true, "rate_limit_ipv6_prefix": true, "rate_limit_max_clients": true,
-	"rate_limit_zone": true,
+	"rate_limit_zone": true, "ban": true,
 }
 
 func (f *Filter) rateLimit() *RateLimit {
@@ -246,6 +290,9 @@ func (f *Filter) finishCaddyfile(d *caddyfile.Dispenser, st *filterParse) error 
 	if st.rateOptAt != "" && st.rateSet == "" {
 		return fmt.Errorf("rate_limit_* options need rate_limit, at %s", st.rateOptAt)
 	}
+	if st.banAt != "" && st.rateSet == "" {
+		return fmt.Errorf("ban needs rate_limit, at %s", st.banAt)
+	}
 	if err := f.validate(); err != nil {
 		return d.Errf("%v", err)
 	}
@@ -254,7 +301,7 @@ func (f *Filter) finishCaddyfile(d *caddyfile.Dispenser, st *filterParse) error 
 
 // UnmarshalCaddyfile sets up the matcher from Caddyfile tokens. Syntax:
 //
-//	geo [db <path>] [country <codes...>] [asn <numbers...>] [cidr <networks...>]
+//	geo [db <path>] [country <codes...>] [asn <numbers...>] [cidr <networks...>] [blocked]
 //
 // or, with one keyword per line:
 //
@@ -263,17 +310,22 @@ func (f *Filter) finishCaddyfile(d *caddyfile.Dispenser, st *filterParse) error 
 //		country <codes...>
 //		asn <numbers...>
 //		cidr <networks...>
+//		blocked
 //	}
 func (m *MatchGeo) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.Next() {
 		kw := ""
 		for d.NextArg() {
+			if d.Val() == "blocked" {
+				m.Blocked, kw = true, ""
+				continue
+			}
 			if isGeoKeyword(d.Val()) {
 				kw = d.Val()
 				continue
 			}
 			if kw == "" {
-				return d.Errf("geo: expected db, country, asn or cidr, got %q", d.Val())
+				return d.Errf("geo: expected db, country, asn, cidr or blocked, got %q", d.Val())
 			}
 			if err := m.addValue(d, kw, d.Val()); err != nil {
 				return err
@@ -281,6 +333,13 @@ func (m *MatchGeo) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
 			kw := d.Val()
+			if kw == "blocked" {
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				m.Blocked = true
+				continue
+			}
 			if !isGeoKeyword(kw) {
 				return d.Errf("geo: unrecognized subdirective %q", kw)
 			}

@@ -88,6 +88,8 @@ type dbVersion struct {
 	// databases hold a few hundred distinct records, ASN databases some
 	// tens of thousands, so a small direct-mapped cache absorbs most decodes.
 	countries, asns *offsetCache
+	// AS numbers and names as placeholder values, by record offset.
+	asnInfos *asnInfoCache
 }
 
 const cacheBits = 12
@@ -246,6 +248,7 @@ func parseVersion(data []byte) (*dbVersion, error) {
 	}
 	if kind&kindASN != 0 {
 		v.asns = new(offsetCache)
+		v.asnInfos = new(asnInfoCache)
 	}
 	return v, nil
 }

@@ -38,6 +38,9 @@ type Filter struct {
 	UnknownCountry string `json:"unknown_country,omitempty"`
 	// Per-client rate limit.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	// Bans clients that the rate limit refuses again and again. Needs
+	// RateLimit.
+	Ban *Ban `json:"ban,omitempty"`
 }
 
 // Block reasons, used in logs and as the metric label.
@@ -57,6 +60,9 @@ type verdict struct {
 	country    country
 	asn        uint32
 	retryAfter time.Duration
+	// Set by locate: the country and AS are known (for placeholders).
+	located bool
+	as      *asnInfo
 }
 
 // policy is a provisioned Filter.
@@ -79,6 +85,13 @@ type policy struct {
 
 	limiter    *limiter
 	limiterKey string
+	// The response decides whether a request counts (rate_limit_status):
+	// check only asks whether one more would fit.
+	countLater bool
+
+	ban          *banPolicy
+	blocks       *blockList // runtime blocks and bans; nil until joinBlockList
+	joinedBlocks bool       // blocks is acquired and must be released
 }
 
 // validate checks what can be checked without touching the file system.
@@ -124,6 +137,11 @@ func (f *Filter) validate() error {
 		rl := *f.RateLimit
 		rl.setDefaults()
 		if err := rl.validate(); err != nil {
+			return err
+		}
+	}
+	if f.Ban != nil {
+		if err := f.Ban.validate(f.RateLimit); err != nil {
 			return err
 		}
 	}
@@ -273,6 +291,9 @@ func (f *Filter) provision(logger *zap.Logger, scope string, names optionNames) 
 		if p.limiter, p.limiterKey, err = acquireLimiter(rl, scope); err != nil {
 			return p, err
 		}
+		if err = p.provisionBan(f.Ban, rl, scope); err != nil {
+			return p, err
+		}
 	}
 	return p, nil
 }
@@ -286,48 +307,81 @@ func (p *policy) cleanup() {
 		releaseLimiter(p.limiterKey)
 		p.limiterKey = ""
 	}
+	if p.ban != nil && p.ban.strikesKey != "" {
+		releaseLimiter(p.ban.strikesKey)
+		p.ban.strikesKey = ""
+	}
+	// p.blocks stays: a listener shared with the next config may still
+	// judge connections with this policy.
+	if p.joinedBlocks {
+		releaseBlockList()
+		p.joinedBlocks = false
+	}
 }
 
 // check decides about one client. Allowed requests do not allocate.
 func (p *policy) check(ip netip.Addr) verdict {
 	v := verdict{country: noCountry}
+	p.judge(ip, &v)
+	return v
+}
+
+// judge decides about one client, filling in v (from check or locate).
+func (p *policy) judge(ip netip.Addr, v *verdict) {
 	if p.allow != nil && p.allow.Contains(ip) {
-		return v
+		return
+	}
+	if p.blocks != nil {
+		if reason, wait := p.blocks.check(ip); reason != "" {
+			v.reason, v.retryAfter = reason, wait
+			return
+		}
 	}
 	if p.ips != nil && p.ips.Contains(ip) {
 		v.reason = reasonIP
-		return v
+		return
 	}
 	if p.cidrs != nil && p.cidrs.Contains(ip) {
 		v.reason = reasonCIDR
-		return v
+		return
 	}
 	if p.useCountry {
-		v.country = p.country(ip)
+		if !v.located {
+			v.country = p.country(ip)
+		}
 		switch {
 		case v.country == noCountry:
 			if p.unknownBlock {
 				v.reason = reasonUnknownCountry
-				return v
+				return
 			}
 		case p.countries.has(v.country) != p.allowMode:
 			v.reason = reasonCountry
-			return v
+			return
 		}
 	}
 	if p.asns != nil {
-		v.asn = p.asn(ip)
+		if !v.located {
+			v.asn = p.asn(ip)
+		}
 		if _, ok := p.asns[v.asn]; ok {
 			v.reason = reasonASN
-			return v
+			return
 		}
 	}
 	if p.limiter != nil {
-		if ok, wait := p.limiter.allow(ip); !ok {
+		var ok bool
+		var wait time.Duration
+		if p.countLater {
+			ok, wait = p.limiter.peek(ip)
+		} else {
+			ok, wait = p.limiter.allow(ip)
+		}
+		if !ok {
 			v.reason, v.retryAfter = reasonRateLimit, wait
+			p.strike(ip, v)
 		}
 	}
-	return v
 }
 
 // country returns the first country any database knows for ip.

@@ -18,6 +18,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/metacircular/edge/internal/version"
 )
 
 func init() {
@@ -36,10 +38,23 @@ type Handler struct {
 	Filter
 	// HTTP status for blocked requests. Default 403.
 	Status int `json:"status,omitempty"`
+	// When set, only requests whose response has one of these statuses
+	// count against the rate limit (e.g. 401 on a login route); the
+	// request over the limit after them is refused. Default: every request
+	// counts.
+	RateLimitStatus []int `json:"rate_limit_status,omitempty"`
+	// Send the RateLimit and RateLimit-Policy response headers (IETF
+	// httpapi ratelimit-headers draft).
+	RateLimitHeaders bool `json:"rate_limit_headers,omitempty"`
 
 	logger  *zap.Logger
 	policy  *policy
 	blocked *prometheus.CounterVec
+
+	countStatus [10]uint64 // bitmap of RateLimitStatus
+	limitName   string     // quota policy name for the RateLimit headers
+	limitPolicy []string   // RateLimit-Policy value
+	noVars      bool       // leave the geo placeholders unset (benchmarks)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -53,6 +68,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads the databases and builds the lookup tables.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	warnLaxTrustedProxies(ctx, h.logger)
 	if h.Status == 0 {
 		h.Status = http.StatusForbidden
 	}
@@ -64,6 +80,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("geofilter: %w", err)
 	}
 	h.policy = p
+	if err := p.joinBlockList(ctx); err != nil {
+		return err
+	}
+	h.provisionResponseOptions()
+	version.Announce("geofilter", ctx.GetMetricsRegistry(), h.logger.Sugar().Infof)
+	if err := registerCollector(ctx, dbBuildCollector{}); err != nil {
+		return err
+	}
 	h.blocked, err = registerCounter(ctx, newBlockedRequests())
 	return err
 }
@@ -78,6 +102,9 @@ func (h *Handler) validateStatus() error {
 // Validate checks the configuration.
 func (h *Handler) Validate() error {
 	if err := h.validateStatus(); err != nil {
+		return err
+	}
+	if err := h.validateResponseOptions(); err != nil {
 		return err
 	}
 	return h.Filter.validate()
@@ -98,22 +125,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.TLS != nil && !r.TLS.HandshakeComplete {
 		return caddyhttp.Error(http.StatusTooEarly, errors.New("geofilter: TLS handshake not complete, client address cannot be verified"))
 	}
-	ip, ok := clientIP(r)
+	vars := requestVars(r)
+	ip, ok := clientIPFrom(vars, r)
 	if !ok {
 		v := verdict{reason: reasonBadAddress, country: noCountry}
 		return h.refuse(w, ip, v)
 	}
-	v := h.policy.check(ip)
-	if v.reason == "" {
-		return next.ServeHTTP(w, r)
+	var v verdict
+	if h.noVars {
+		v = h.policy.check(ip)
+	} else {
+		h.policy.locate(ip, &v)
+		h.policy.setGeoVars(vars, &v)
+		h.policy.judge(ip, &v)
 	}
-	return h.refuse(w, ip, v)
+	if h.limitPolicy != nil {
+		h.setRateLimitHeaders(w, ip, &v)
+	}
+	switch {
+	case v.reason != "":
+		return h.refuse(w, ip, v)
+	case h.policy.countLater:
+		return h.serveCounted(w, r, next, ip)
+	}
+	return next.ServeHTTP(w, r)
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, ip netip.Addr, v verdict) error {
 	status := h.Status
 	if v.reason == reasonRateLimit {
 		status = http.StatusTooManyRequests
+	}
+	if v.reason == reasonRateLimit || v.reason == reasonBanned {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(v.retryAfter.Seconds())))
 	}
 	h.logger.Info("request blocked",
@@ -133,7 +176,12 @@ func retryAfterSeconds(s float64) int {
 // clientIP returns Caddy's client IP for r, which honours trusted_proxies,
 // falling back to the connection's peer address.
 func clientIP(r *http.Request) (netip.Addr, bool) {
-	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && s != "" {
+	return clientIPFrom(requestVars(r), r)
+}
+
+// clientIPFrom is clientIP given the request's variables.
+func clientIPFrom(vars map[string]any, r *http.Request) (netip.Addr, bool) {
+	if s, ok := vars[caddyhttp.ClientIPVarKey].(string); ok && s != "" {
 		if ip, err := netip.ParseAddr(s); err == nil {
 			return ip.WithZone("").Unmap(), true
 		}

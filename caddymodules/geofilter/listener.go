@@ -48,6 +48,9 @@ func (lw *ListenerWrapper) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("geofilter: %w", err)
 	}
 	lw.policy = p
+	if err := p.joinBlockList(ctx); err != nil {
+		return err
+	}
 	lw.closed, err = registerCounter(ctx, newClosedConnections())
 	return err
 }

@@ -29,6 +29,9 @@ type MatchGeo struct {
 	ASN []uint32 `json:"asn,omitempty"`
 	// Networks in CIDR notation, or single addresses.
 	CIDRs []string `json:"cidr,omitempty"`
+	// Match clients on the runtime block list or banned by a geofilter
+	// handler's ban option.
+	Blocked bool `json:"blocked,omitempty"`
 
 	p *policy
 }
@@ -43,8 +46,8 @@ func (MatchGeo) CaddyModule() caddy.ModuleInfo {
 
 // Validate checks the configuration.
 func (m *MatchGeo) Validate() error {
-	if len(m.Countries) == 0 && len(m.ASN) == 0 && len(m.CIDRs) == 0 {
-		return errors.New("geo: needs at least one of country, asn or cidr")
+	if len(m.Countries) == 0 && len(m.ASN) == 0 && len(m.CIDRs) == 0 && !m.Blocked {
+		return errors.New("geo: needs at least one of country, asn, cidr or blocked")
 	}
 	if (len(m.Countries) > 0 || len(m.ASN) > 0) && len(m.DB) == 0 {
 		return errors.New("geo: country and asn need a db")
@@ -71,6 +74,7 @@ func (m *MatchGeo) Provision(ctx caddy.Context) error {
 		return err
 	}
 	logger := ctx.Logger()
+	warnLaxTrustedProxies(ctx, logger)
 	// The matcher reuses the policy machinery with its sets meaning
 	// "matches" instead of "blocked".
 	f := Filter{DB: m.DB, BlockCountries: m.Countries, BlockASN: m.ASN}
@@ -86,6 +90,9 @@ func (m *MatchGeo) Provision(ctx caddy.Context) error {
 		p.cidrs = new(bart.Lite)
 	}
 	m.p = p
+	if m.Blocked {
+		return p.joinBlockList(ctx)
+	}
 	return nil
 }
 
@@ -110,6 +117,11 @@ func (m *MatchGeo) MatchWithError(r *http.Request) (bool, error) {
 	}
 	if m.p.cidrs.Contains(ip) {
 		return true, nil
+	}
+	if m.p.blocks != nil {
+		if reason, _ := m.p.blocks.check(ip); reason != "" {
+			return true, nil
+		}
 	}
 	if m.p.useCountry && m.p.countries.has(m.p.country(ip)) {
 		return true, nil

@@ -73,12 +73,12 @@ func TestGeoMatcher(t *testing.T) {
 func TestGeoMatcherCaddyfileErrors(t *testing.T) {
 	dbs := makeTestDBs(t)
 	for _, c := range []struct{ matcher, want string }{
-		{"geo", "needs at least one of country, asn or cidr"},
+		{"geo", "needs at least one of country, asn, cidr or blocked"},
 		{"geo country US", "country and asn need a db"},
 		{"geo db " + dbs.country + " country USA", `invalid country code "USA"`},
 		{"geo asn x", `invalid AS number "x"`},
 		{"geo cidr 10.0.0.0/99", `invalid CIDR "10.0.0.0/99"`},
-		{"geo US", `expected db, country, asn or cidr, got "US"`},
+		{"geo US", `expected db, country, asn, cidr or blocked, got "US"`},
 		{"geo {\n\t\tcontinent EU\n\t}", `unrecognized subdirective "continent"`},
 	} {
 		out, ok := adapt(t, ":8080 {\n\t@m "+c.matcher+"\n\trespond @m 403\n}\n")

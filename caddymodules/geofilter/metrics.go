@@ -2,6 +2,7 @@ package geofilter
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +45,41 @@ func registerCounter(ctx caddy.Context, c *prometheus.CounterVec) (*prometheus.C
 		return nil, err
 	}
 	return c, nil
+}
+
+// dbBuildTime exports, for every loaded database, the build time its
+// metadata records (MaxMind's build_epoch), so that a database that stopped
+// being updated can raise an alert. Read at scrape time from dbPool.
+var dbBuildTime = prometheus.NewDesc("caddy_geofilter_database_build_timestamp_seconds",
+	"Build time (Unix seconds) recorded in each loaded GeoIP database's metadata.", []string{"db"}, nil)
+
+type dbBuildCollector struct{}
+
+func (dbBuildCollector) Describe(ch chan<- *prometheus.Desc) { ch <- dbBuildTime }
+
+func (dbBuildCollector) Collect(ch chan<- prometheus.Metric) {
+	dbPool.Range(func(key, val any) bool {
+		if d, ok := val.(*database); ok {
+			if v := d.cur.Load(); v != nil {
+				path := strings.TrimPrefix(key.(string), "geofilter.db:")
+				ch <- prometheus.MustNewConstMetric(dbBuildTime, prometheus.GaugeValue, float64(v.reader.Metadata.BuildEpoch), path)
+			}
+		}
+		return true
+	})
+}
+
+// registerCollector adds c to ctx's registry once: registering it again
+// (another module of the same config) is not an error.
+func registerCollector(ctx caddy.Context, c prometheus.Collector) error {
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := reg.Register(c); err != nil {
+			if _, dup := errors.AsType[prometheus.AlreadyRegisteredError](err); !dup {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func count(c *prometheus.CounterVec, v verdict) {

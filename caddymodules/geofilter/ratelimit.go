@@ -202,7 +202,8 @@ func (k *clientKey) hash() uint64 {
 }
 
 // now returns monotonic nanoseconds since the limiter was created.
-func (l *limiter) now() int64 { return int64(time.Since(l.epoch)) }
+// (clockSkew lets tests move it forward.)
+func (l *limiter) now() int64 { return int64(time.Since(l.epoch)) + clockSkew.Load() }
 
 // allow records one request from ip. When the request is over the limit it
 // returns false and how long until the next one would be allowed.
@@ -326,7 +327,9 @@ func (s *limiterShard) insert(slot limiterSlot, n int64, capacity int) {
 			break
 		}
 	}
-	delete(s.index, s.slots[victim].key)
+	if j, ok := s.index[s.slots[victim].key]; ok && int(j) == victim {
+		delete(s.index, s.slots[victim].key) // not for a forgotten slot
+	}
 	s.slots[victim] = slot
 	s.index[slot.key] = uint32(victim)
 	s.hand = (victim + 1) % len(s.slots)
@@ -359,4 +362,105 @@ func acquireLimiter(rl RateLimit, scope string) (*limiter, string, error) {
 
 func releaseLimiter(key string) {
 	_, _ = limiterPool.Delete(key)
+}
+
+// lockShard locks the shard of ip's client and returns it with the key.
+func (l *limiter) lockShard(ip netip.Addr) (*limiterShard, clientKey) {
+	k := l.key(ip)
+	s := &l.shards[k.hash()&l.mask]
+	s.mu.Lock()
+	return s, k
+}
+
+// slotLocked returns ip's slot moved to the window of now, with the window
+// number and how far into it now is; slot is nil for an unknown client.
+// The shard is locked.
+func (l *limiter) slotLocked(s *limiterShard, k clientKey, now int64) (*limiterSlot, int64, int64) {
+	n, elapsed := l.windowAt(now)
+	i, ok := s.index[k]
+	if !ok {
+		return nil, n, elapsed
+	}
+	slot := &s.slots[i]
+	if n < slot.win {
+		n, elapsed = slot.win, 0
+	}
+	slot.roll(n)
+	return slot, n, elapsed
+}
+
+// peek reports whether one more request from ip fits now, like allow, but
+// does not count it: with rate_limit_status, the response decides that.
+func (l *limiter) peek(ip netip.Addr) (bool, time.Duration) {
+	s, k := l.lockShard(ip)
+	defer s.mu.Unlock()
+	slot, _, elapsed := l.slotLocked(s, k, l.now())
+	if slot == nil || l.fits(uint64(slot.prev), uint64(slot.curr)+1, elapsed) {
+		return true, 0
+	}
+	return false, l.wait(uint64(slot.prev), uint64(slot.curr), elapsed)
+}
+
+// record counts one request from ip, whether or not it fits: it has been
+// served already.
+func (l *limiter) record(ip netip.Addr) {
+	s, k := l.lockShard(ip)
+	defer s.mu.Unlock()
+	slot, n, _ := l.slotLocked(s, k, l.now())
+	if slot == nil {
+		s.insert(limiterSlot{key: k, win: n, curr: 1}, n, l.perShard)
+		return
+	}
+	if slot.curr < math.MaxUint32 {
+		slot.curr++
+	}
+}
+
+// quota returns how many more requests from ip fit now, and how long until
+// the current fixed window ends (when the count starts to fade).
+func (l *limiter) quota(ip netip.Addr) (uint64, time.Duration) {
+	s, k := l.lockShard(ip)
+	defer s.mu.Unlock()
+	slot, _, elapsed := l.slotLocked(s, k, l.now())
+	reset := time.Duration(l.window - elapsed)
+	if slot == nil {
+		return l.limit, reset
+	}
+	// remaining = floor((limit*w - prev*(w-e)) / w) - curr
+	w := uint64(l.window)
+	ah, al := bits.Mul64(l.limit, w)
+	bh, bl := bits.Mul64(uint64(slot.prev), w-uint64(elapsed))
+	if bh > ah || bh == ah && bl > al {
+		return 0, reset
+	}
+	dl, borrow := bits.Sub64(al, bl, 0)
+	dh, _ := bits.Sub64(ah, bh, borrow)
+	q, _ := bits.Div64(dh, dl, w)
+	if q <= uint64(slot.curr) {
+		return 0, reset
+	}
+	return q - uint64(slot.curr), reset
+}
+
+// prefix returns the network ip is counted as: the address for IPv4, the
+// ipv6_prefix network for IPv6.
+func (l *limiter) prefix(ip netip.Addr) netip.Prefix {
+	k := l.key(ip)
+	a := netip.AddrFrom16(k).Unmap()
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	return netip.PrefixFrom(a, l.v6bits)
+}
+
+// forget drops what is known about ip's client.
+func (l *limiter) forget(ip netip.Addr) {
+	s, k := l.lockShard(ip)
+	defer s.mu.Unlock()
+	if i, ok := s.index[k]; ok {
+		// The slot stays in place (it is part of the eviction ring) but
+		// counts nothing; a zero key marks it free for the next insert.
+		delete(s.index, k)
+		s.slots[i] = limiterSlot{win: math.MinInt64 / 2}
+	}
 }
