@@ -10,7 +10,13 @@
 #   4. starts ONE bin/coredns with two server blocks for the same zone, one
 #      served by file and one by mcns, checks that both give the same
 #      answers, then runs dnsperf against them alternately (file, mcns,
-#      file, mcns) and prints QPS of each and the ratio mcns/file.
+#      file, mcns) and prints QPS of each and the ratio mcns/file;
+#   5. starts ONE bin/coredns with two blocks serving the zone from mcns,
+#      the second with the rrl plugin in front (rates far above what
+#      dnsperf sends, so rrl accounts for every response and limits none),
+#      runs dnsperf against them alternately and prints QPS of each and the
+#      ratio rrl/plain (the cost of rate limiting), checking that rrl
+#      dropped or truncated nothing.
 # Usage: scripts/bench-dns.sh   (EDGE_BIN_DIR selects the binaries, default
 # ./bin; GO the go command; BENCH_DNS_SIZES and BENCH_DNS_SECONDS override
 # "1000 100000" and 10). Without dnsperf it prints why and exits 0.
@@ -169,5 +175,38 @@ for n in $sizes; do
 	awk -v n="$n" -v f1="$f1" -v f2="$f2" -v m1="$m1" -v m2="$m2" 'BEGIN {
 		f = (f1 + f2) / 2; m = (m1 + m2) / 2
 		printf "QPS file %d (%d, %d), mcns %d (%d, %d): mcns/file %.3f\n", f, f1, f2, m, m1, m2, m / f
+	}'
+
+	# The same data with and without rrl, again in one process; both blocks
+	# have prometheus (as production does), so they differ by rrl alone.
+	conf=$work/$n-rrl.Corefile
+	cat >"$conf" <<-EOF
+		$zone:$port_a {
+		    bind 127.0.0.1
+		    mcns $db
+		    prometheus 127.0.0.1:$port_metrics
+		}
+		$zone:$port_b {
+		    bind 127.0.0.1
+		    rrl {
+		        responses-per-second 1000000
+		    }
+		    mcns $db
+		    ready 127.0.0.1:$port_ready
+		    prometheus 127.0.0.1:$port_metrics
+		}
+	EOF
+	start "$conf"
+	wait_ready "$port_ready"
+	p1=$(qps "$port_a"); r1=$(qps "$port_b"); p2=$(qps "$port_a"); r2=$(qps "$port_b")
+	limited=$(curl -fs "http://127.0.0.1:$port_metrics/metrics" |
+		awk '/^coredns_rrl_responses_(dropped|slipped)_total/ { s += $2 } END { printf "%d", s }')
+	stop
+	if [ "$limited" != 0 ]; then
+		echo "bench-dns: warning: rrl limited $limited responses; the rrl figures are not comparable" >&2
+	fi
+	awk -v p1="$p1" -v p2="$p2" -v r1="$r1" -v r2="$r2" 'BEGIN {
+		p = (p1 + p2) / 2; r = (r1 + r2) / 2
+		printf "QPS mcns %d (%d, %d), rrl+mcns %d (%d, %d): rrl/plain %.3f\n", p, p1, p2, r, r1, r2, r / p
 	}'
 done
