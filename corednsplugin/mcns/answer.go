@@ -97,11 +97,12 @@ func answerANY(ctx context.Context, state request.Request, z *file.Zone, zone st
 // template's slices are shared with every reply, so they are clipped: a
 // writer appending (an OPT record) gets its own array. Owner names equal to
 // the question's name are sent in the question's case, as NSD and Knot do,
-// for resolvers checking 0x20 case randomisation. Names are compressed.
+// for resolvers checking 0x20 case randomisation. (Compression is the
+// server's call: CoreDNS's ScrubWriter turns it off for every reply that
+// fits the client's buffer uncompressed.)
 func replyTo(r, template *dns.Msg) *dns.Msg {
 	m := &dns.Msg{
 		MsgHdr:   template.MsgHdr,
-		Compress: true,
 		Question: r.Question[:1:1],
 		Answer:   template.Answer[:len(template.Answer):len(template.Answer)],
 		Ns:       template.Ns[:len(template.Ns):len(template.Ns)],

@@ -59,7 +59,7 @@ func benchHandlers(b *testing.B, n int) (fp, m plugin.Handler, seedAndLoad, load
 }
 
 // packingWriter packs every reply, as the server's writer does, so the
-// benchmark includes building the wire message (and its compression).
+// benchmark includes building the wire message.
 type packingWriter struct{ test.ResponseWriter }
 
 func (w *packingWriter) WriteMsg(m *dns.Msg) error {
