@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -263,4 +264,53 @@ func BenchmarkActiveOverhead(b *testing.B) {
 			b.ReportMetric(float64(bestActive)/float64(bestBase), "ratio")
 		})
 	}
+}
+
+// BenchmarkStoreLatency compares the handler with its rate limit (and a
+// ban) kept in a redis-server on loopback with the same handler counting
+// in process: per-request latency percentiles of each, and what the store
+// adds at the median and the 99th percentile. Skipped without
+// redis-server.
+func BenchmarkStoreLatency(b *testing.B) {
+	r := startRedis(b)
+	limit := &RateLimit{Requests: 1e9, Window: caddy.Duration(time.Hour), Zone: "store-bench"}
+	ban := &Ban{Strikes: 3, Duration: caddy.Duration(time.Hour)}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	local := &Handler{Filter: Filter{RateLimit: limit, Ban: ban}, noVars: true}
+	if err := local.Provision(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer local.Cleanup()
+	shared := storeHandler(b, r.url(), 50*time.Millisecond, "", limit, ban)
+	req := httptest.NewRequest("GET", "/", nil)
+	vars := map[string]any{caddyhttp.ClientIPVarKey: "192.0.2.1"}
+	req = req.WithContext(context.WithValue(req.Context(), caddyhttp.VarsCtxKey, vars))
+	w := &nopWriter{h: http.Header{}}
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
+	var localNS, sharedNS []time.Duration
+	serve := func(h *Handler) time.Duration {
+		start := time.Now()
+		if err := h.ServeHTTP(w, req, next); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		localNS = append(localNS, serve(local))
+		sharedNS = append(sharedNS, serve(shared))
+	}
+	pct := func(d []time.Duration, q float64) float64 {
+		slices.Sort(d)
+		return float64(d[min(len(d)-1, int(q*float64(len(d))))])
+	}
+	lp50, lp99 := pct(localNS, 0.50), pct(localNS, 0.99)
+	sp50, sp99 := pct(sharedNS, 0.50), pct(sharedNS, 0.99)
+	b.ReportMetric(lp50, "local-p50-ns")
+	b.ReportMetric(lp99, "local-p99-ns")
+	b.ReportMetric(sp50, "store-p50-ns")
+	b.ReportMetric(sp99, "store-p99-ns")
+	b.ReportMetric(sp50-lp50, "added-p50-ns")
+	b.ReportMetric(sp99-lp99, "added-p99-ns")
 }

@@ -86,6 +86,8 @@ type blockList struct {
 
 	persistMu sync.Mutex // serialises writes to storage
 
+	remote atomic.Pointer[redisStore] // shares the runtime blocks; nil if none
+
 	stop, done chan struct{}
 }
 
@@ -287,6 +289,11 @@ func (b *blockList) block(ctx context.Context, p netip.Prefix, reason string, tt
 	next[p] = e
 	storage := b.storage
 	b.mu.Unlock()
+	if rs := b.remote.Load(); rs != nil {
+		if err := rs.putBlocks(ctx, map[netip.Prefix]runtimeBlock{p: e}, expiredBlocks(next, now)); err != nil {
+			return blockEntry{}, fmt.Errorf("store: %w", err)
+		}
+	}
 	if err := persist(ctx, storage, next, now); err != nil {
 		return blockEntry{}, err
 	}
@@ -318,6 +325,17 @@ func (b *blockList) remove(ctx context.Context, p netip.Prefix) (bool, error) {
 		}
 	}
 	b.mu.Unlock()
+	if rs := b.remote.Load(); rs != nil {
+		sharedBlock, sharedBan, err := rs.removeShared(ctx, p)
+		if err != nil {
+			return false, fmt.Errorf("store: %w", err)
+		}
+		isBan = isBan || sharedBan
+		if sharedBlock && !isBlock {
+			isBlock, next = true, b.blocksSnapshot()
+			delete(next, p)
+		}
+	}
 	if isBlock {
 		if err := persist(ctx, storage, next, now); err != nil {
 			return false, err
@@ -355,6 +373,19 @@ func (e runtimeBlock) entry(p netip.Prefix) blockEntry {
 		be.Expires = unixTime(e.until)
 	}
 	return be
+}
+
+// runtimeBlock is the stored entry e as a runtime block; now stands in
+// for a missing creation time.
+func (e blockEntry) runtimeBlock(now int64) runtimeBlock {
+	rb := runtimeBlock{reason: e.Reason, created: now, until: never}
+	if e.Created != nil {
+		rb.created = e.Created.UnixNano()
+	}
+	if e.Expires != nil {
+		rb.until = e.Expires.UnixNano()
+	}
+	return rb
 }
 
 // list returns the entries in force, runtime blocks first, each kind
@@ -467,13 +498,7 @@ func (b *blockList) load(ctx context.Context, storage kvStorage) {
 			b.log().Warn("skipping invalid stored runtime block", zap.String("cidr", e.CIDR), zap.Error(err))
 			continue
 		}
-		rb := runtimeBlock{reason: e.Reason, created: now, until: never}
-		if e.Created != nil {
-			rb.created = e.Created.UnixNano()
-		}
-		if e.Expires != nil {
-			rb.until = e.Expires.UnixNano()
-		}
+		rb := e.runtimeBlock(now)
 		if rb.until <= now {
 			continue
 		}

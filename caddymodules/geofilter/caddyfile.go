@@ -42,6 +42,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		rate_limit_status <codes...>
 //		rate_limit_headers
 //		ban <strikes> <duration>
+//		store redis <url> {
+//			prefix <string>
+//			timeout <duration>
+//			on_error allow|block|local
+//		}
 //		status <code>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -72,6 +77,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.RateLimitHeaders = true
 			st.rateOptAt = position(d)
+			continue
+		}
+		if d.Val() == "store" {
+			if err := h.unmarshalStore(d); err != nil {
+				return err
+			}
 			continue
 		}
 		if d.Val() == "status" {
@@ -400,3 +411,41 @@ var (
 	_ caddyfile.Unmarshaler = (*ListenerWrapper)(nil)
 	_ caddyfile.Unmarshaler = (*MatchGeo)(nil)
 )
+
+// unmarshalStore parses the store option at the current token.
+func (h *Handler) unmarshalStore(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.ArgErr()
+	}
+	s := &Store{Type: args[0], URL: args[1]}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		val := d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		switch opt {
+		case "prefix":
+			s.Prefix = val
+		case "timeout":
+			t, err := caddy.ParseDuration(val)
+			if err != nil || t <= 0 {
+				return d.Errf("store: timeout: want a positive duration, got %q", val)
+			}
+			s.Timeout = caddy.Duration(t)
+		case "on_error":
+			s.OnError = val
+		default:
+			return d.Errf("store: unknown option %q", opt)
+		}
+	}
+	if err := s.validate(); err != nil {
+		return d.Errf("%v", err)
+	}
+	h.Store = s
+	return nil
+}

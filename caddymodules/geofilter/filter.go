@@ -63,6 +63,11 @@ type verdict struct {
 	// Set by locate: the country and AS are known (for placeholders).
 	located bool
 	as      *asnInfo
+	// Set by a shared store's rate limit: requests left and the time
+	// until the current window ends (for the RateLimit headers).
+	stored bool
+	quota  int64
+	reset  time.Duration
 }
 
 // policy is a provisioned Filter.
@@ -90,8 +95,9 @@ type policy struct {
 	countLater bool
 
 	ban          *banPolicy
-	blocks       *blockList // runtime blocks and bans; nil until joinBlockList
-	joinedBlocks bool       // blocks is acquired and must be released
+	store        *storeLimit // shared counters; nil without a store
+	blocks       *blockList  // runtime blocks and bans; nil until joinBlockList
+	joinedBlocks bool        // blocks is acquired and must be released
 }
 
 // validate checks what can be checked without touching the file system.
@@ -370,6 +376,9 @@ func (p *policy) judge(ip netip.Addr, v *verdict) {
 		}
 	}
 	if p.limiter != nil {
+		if p.store != nil && p.store.judge(ip, v) {
+			return
+		}
 		var ok bool
 		var wait time.Duration
 		if p.countLater {

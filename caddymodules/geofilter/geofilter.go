@@ -46,6 +46,9 @@ type Handler struct {
 	// Send the RateLimit and RateLimit-Policy response headers (IETF
 	// httpapi ratelimit-headers draft).
 	RateLimitHeaders bool `json:"rate_limit_headers,omitempty"`
+	// Keeps the rate limit counters, bans and runtime blocks in Redis or
+	// Valkey, shared by every instance using it.
+	Store *Store `json:"store,omitempty"`
 
 	logger  *zap.Logger
 	policy  *policy
@@ -55,6 +58,7 @@ type Handler struct {
 	limitName   string     // quota policy name for the RateLimit headers
 	limitPolicy []string   // RateLimit-Policy value
 	noVars      bool       // leave the geo placeholders unset (benchmarks)
+	storeKey    string     // the acquired store; "" without one
 }
 
 // CaddyModule returns the Caddy module information.
@@ -83,6 +87,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := p.joinBlockList(ctx); err != nil {
 		return err
 	}
+	if err := h.provisionStore(ctx); err != nil {
+		return err
+	}
 	h.provisionResponseOptions()
 	version.Announce("geofilter", ctx.GetMetricsRegistry(), h.logger.Sugar().Infof)
 	if err := registerCollector(ctx, dbBuildCollector{}); err != nil {
@@ -107,6 +114,11 @@ func (h *Handler) Validate() error {
 	if err := h.validateResponseOptions(); err != nil {
 		return err
 	}
+	if h.Store != nil {
+		if err := h.Store.validate(); err != nil {
+			return err
+		}
+	}
 	return h.Filter.validate()
 }
 
@@ -114,6 +126,10 @@ func (h *Handler) Validate() error {
 func (h *Handler) Cleanup() error {
 	if h.policy != nil {
 		h.policy.cleanup()
+	}
+	if h.storeKey != "" {
+		releaseStore(h.storeKey)
+		h.storeKey = ""
 	}
 	return nil
 }
@@ -153,10 +169,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 func (h *Handler) refuse(w http.ResponseWriter, ip netip.Addr, v verdict) error {
 	status := h.Status
-	if v.reason == reasonRateLimit {
+	switch v.reason {
+	case reasonRateLimit:
 		status = http.StatusTooManyRequests
+	case reasonStoreDown:
+		status = http.StatusServiceUnavailable
 	}
-	if v.reason == reasonRateLimit || v.reason == reasonBanned {
+	if v.reason == reasonRateLimit || v.reason == reasonBanned || v.reason == reasonStoreDown {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(v.retryAfter.Seconds())))
 	}
 	h.logger.Info("request blocked",

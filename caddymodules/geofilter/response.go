@@ -18,6 +18,11 @@ func (h *Handler) validateResponseOptions() error {
 	if (len(h.RateLimitStatus) > 0 || h.RateLimitHeaders) && h.RateLimit == nil {
 		return errors.New("rate_limit_status and rate_limit_headers need rate_limit")
 	}
+	if len(h.RateLimitStatus) > 0 && h.Store != nil {
+		// Asking first and counting after the response would cost the
+		// store two round trips per request.
+		return errors.New("rate_limit_status cannot be combined with store")
+	}
 	for _, s := range h.RateLimitStatus {
 		if s < 100 || s > 599 {
 			return fmt.Errorf("rate_limit_status: want HTTP status codes, got %d", s)
@@ -63,7 +68,11 @@ func (h *Handler) setRateLimitHeaders(w http.ResponseWriter, ip netip.Addr, v *v
 	var reset time.Duration
 	switch v.reason {
 	case "":
-		remaining, reset = h.policy.limiter.quota(ip)
+		if v.stored {
+			remaining, reset = uint64(max(v.quota, 0)), v.reset
+		} else {
+			remaining, reset = h.policy.limiter.quota(ip)
+		}
 	case reasonRateLimit, reasonBanned:
 		reset = v.retryAfter
 	default:
