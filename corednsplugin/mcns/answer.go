@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/file"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
@@ -17,10 +18,10 @@ import (
 // cacheable is false when the reply depends on more than the zone's data
 // (an out-of-zone CNAME target resolved through the server) or would let
 // random names grow the cache (NXDOMAIN). A nil reply means SERVFAIL.
-func answer(ctx context.Context, state request.Request, z *file.Zone, zone string) (reply *dns.Msg, cacheable bool) {
+func answer(ctx context.Context, state request.Request, z *file.Zone, zone string, served []string) (reply *dns.Msg, cacheable bool) {
 	qname, qtype := state.Name(), state.QType()
 	if qtype == dns.TypeANY {
-		return answerANY(ctx, state, z, zone)
+		return answerANY(ctx, state, z, zone, served)
 	}
 	ans, ns, extra, result := z.Lookup(ctx, state, qname)
 	msg := new(dns.Msg)
@@ -50,12 +51,26 @@ func answer(ctx context.Context, state request.Request, z *file.Zone, zone strin
 	if result != file.Delegation {
 		msg.Ns = negativeSOA(msg.Ns)
 	}
-	for _, rr := range msg.Answer {
-		if !dns.IsSubDomain(zone, rr.Header().Name) {
-			cacheable = false // resolved elsewhere: may change any time
+	return msg, cacheable && onlyThisZone(msg.Answer, zone, served)
+}
+
+// onlyThisZone reports whether an answer comes from zone's data alone: no
+// record owned, and no CNAME pointing, outside it. A CNAME target elsewhere
+// was resolved through the server (as the file plugin does), so the reply
+// depends on other data and on who asked (recursion_allow); one in a zone
+// nested below this one without a delegation comes from that zone's own
+// generation. Either may change while this zone's generation stays.
+func onlyThisZone(rrs []dns.RR, zone string, served []string) bool {
+	here := func(name string) bool { return plugin.Zones(served).Matches(name) == zone }
+	for _, rr := range rrs {
+		if !here(rr.Header().Name) {
+			return false
+		}
+		if c, ok := rr.(*dns.CNAME); ok && !here(c.Target) {
+			return false
 		}
 	}
-	return msg, cacheable
+	return true
 }
 
 // hinfoRFC8482 is the RDATA RFC 8482 §4.2 suggests for a synthesized
@@ -68,16 +83,17 @@ const hinfoRFC8482 = "RFC8482"
 // sent as the one RRset; a name with other data gets a synthesized HINFO
 // "RFC8482" with the negative-caching TTL; missing names and delegations
 // are answered as for any other type.
-func answerANY(ctx context.Context, state request.Request, z *file.Zone, zone string) (*dns.Msg, bool) {
+func answerANY(ctx context.Context, state request.Request, z *file.Zone, zone string, served []string) (*dns.Msg, bool) {
 	q := state.Req.Question[0]
 	probe := *state.Req
 	probe.Question = []dns.Question{{Name: q.Name, Qtype: dns.TypeCNAME, Qclass: q.Qclass}}
-	msg, cacheable := answer(ctx, request.Request{W: state.W, Req: &probe}, z, zone)
+	msg, cacheable := answer(ctx, request.Request{W: state.W, Req: &probe}, z, zone, served)
 	if msg == nil {
 		return nil, false
 	}
 	msg.Question = []dns.Question{q}
-	if msg.Rcode != dns.RcodeSuccess || len(msg.Answer) > 0 || !msg.Authoritative {
+	if msg.Rcode != dns.RcodeSuccess || len(msg.Answer) > 0 || !msg.Authoritative || emptyNonTerminal(z, state.Name()) {
+		// An empty non-terminal owns nothing: NODATA, as for any type.
 		return msg, cacheable
 	}
 	ttl := z.SOA.Minttl
@@ -90,6 +106,17 @@ func answerANY(ctx context.Context, state request.Request, z *file.Zone, zone st
 	}}
 	msg.Ns, msg.Extra = nil, nil
 	return msg, cacheable
+}
+
+// emptyNonTerminal reports whether qname exists in z only as the parent of
+// other names. In the zone's canonical order a name's descendants follow it
+// directly.
+func emptyNonTerminal(z *file.Zone, qname string) bool {
+	if _, ok := z.Search(qname); ok {
+		return false
+	}
+	next, ok := z.Next(qname)
+	return ok && next.Name() != qname && dns.IsSubDomain(qname, next.Name())
 }
 
 // replyTo is the reply to r from a template built for the same answerKey:

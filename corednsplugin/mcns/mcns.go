@@ -109,7 +109,7 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	tmpl := sz.answers.get(key)
 	if tmpl == nil {
 		var cacheable bool
-		tmpl, cacheable = answer(ctx, state, sz.z, zone)
+		tmpl, cacheable = answer(ctx, state, sz.z, zone, snap.names)
 		if tmpl == nil {
 			return dns.RcodeServerFailure, nil
 		}
