@@ -465,20 +465,22 @@ func (e *engine) matchValue(rs *ruleSet, r *http.Request, ua string) hit {
 	if res.claim >= 0 {
 		cl := rs.claims[res.claim]
 		c := &crawlers[cl.crawler]
-		if e.verifyClaim(rs, r, cl.crawler) {
+		switch e.verifyClaim(rs, r, cl.crawler) {
+		case claimVerified:
 			e.claimCounters[cl.crawler].verified.Inc()
 			if l := rs.verifiedHit[cl.crawler]; l >= 0 {
 				return hit{list: l, pattern: cl.token, category: c.category}
 			}
 			return noHit
-		}
-		e.claimCounters[cl.crawler].spoofed.Inc()
-		switch e.rules.VerifyBots.policy() {
-		case spoofedBlock:
-			return hit{list: rs.spoofedList[cl.crawler], pattern: cl.token, category: c.category}
-		case spoofedLog:
-			if ce := e.logger.Check(zapcore.InfoLevel, "spoofed crawler User-Agent"); ce != nil {
-				ce.Write(zap.String("crawler", c.name), zap.String("user_agent", ua), zap.String("client_ip", clientIP(r)))
+		case claimSpoofed:
+			e.claimCounters[cl.crawler].spoofed.Inc()
+			switch e.rules.VerifyBots.policy() {
+			case spoofedBlock:
+				return hit{list: rs.spoofedList[cl.crawler], pattern: cl.token, category: c.category}
+			case spoofedLog:
+				if ce := e.logger.Check(zapcore.InfoLevel, "spoofed crawler User-Agent"); ce != nil {
+					ce.Write(zap.String("crawler", c.name), zap.String("user_agent", ua), zap.String("client_ip", clientIP(r)))
+				}
 			}
 		}
 		res = rs.ac.scan(ua) // judged like any other User-Agent
@@ -508,13 +510,13 @@ func (e *engine) matchValue(rs *ruleSet, r *http.Request, ua string) hit {
 }
 
 // verifyClaim checks the client address of r against crawler c.
-func (e *engine) verifyClaim(rs *ruleSet, r *http.Request, c int) bool {
+func (e *engine) verifyClaim(rs *ruleSet, r *http.Request, c int) claimVerdict {
 	ip, ok := clientAddr(r)
 	if !ok {
-		return false
+		return claimSpoofed
 	}
 	if t := rs.ranges[c]; t != nil && t.Contains(ip) {
-		return true
+		return claimVerified
 	}
 	return e.rdns.verified(ip, c)
 }

@@ -338,29 +338,48 @@ func hasSuffix(name, suffix string) bool {
 	return name == suffix || len(name) > len(suffix) && name[len(name)-len(suffix)-1] == '.' && strings.HasSuffix(name, suffix)
 }
 
-// verified reports whether ip's forward-confirmed reverse DNS name ends in
-// one of crawler c's suffixes. Cached verdicts cost no allocation.
-func (v *rdnsVerifier) verified(ip netip.Addr, c int) bool {
+// claimVerdict is what checking a crawler claim found.
+type claimVerdict int
+
+const (
+	claimSpoofed   claimVerdict = iota // the address is not the crawler's
+	claimVerified                      // in its ranges, or confirmed by reverse DNS
+	claimUndecided                     // every lookup slot was busy: not looked at
+)
+
+// errLookupsBusy marks a lookup not made because every slot was busy.
+var errLookupsBusy = errors.New("reverse DNS lookups all busy")
+
+// verified checks whether ip's forward-confirmed reverse DNS name ends in
+// one of crawler c's suffixes. Cached verdicts cost no allocation. When
+// every lookup slot is busy the claim is undecided, not spoofed: otherwise
+// anyone keeping the slots busy (claims from fresh addresses whose reverse
+// DNS never answers) would get the real crawlers refused.
+func (v *rdnsVerifier) verified(ip netip.Addr, c int) claimVerdict {
 	if len(v.suffixes[c]) == 0 {
-		return false
+		return claimSpoofed
 	}
 	names, ok := v.cache.get(ip, v.clock.Load())
 	if !ok {
-		names = v.lookup(ip)
+		var err error
+		if names, err = v.lookup(ip); err != nil {
+			return claimUndecided
+		}
 	}
 	for _, n := range names {
 		for _, s := range v.suffixes[c] {
 			if hasSuffix(n, s) {
-				return true
+				return claimVerified
 			}
 		}
 	}
-	return false
+	return claimSpoofed
 }
 
 // lookup resolves ip, once at a time per address, and caches the answer.
-func (v *rdnsVerifier) lookup(ip netip.Addr) []string {
-	names, _, _ := v.flights.Do(ip.String(), func() (any, error) {
+// It fails only with errLookupsBusy.
+func (v *rdnsVerifier) lookup(ip netip.Addr) ([]string, error) {
+	names, err, _ := v.flights.Do(ip.String(), func() (any, error) {
 		if names, ok := v.cache.get(ip, v.now().UnixNano()); ok {
 			return names, nil // answered by a flight that just ended
 		}
@@ -369,7 +388,7 @@ func (v *rdnsVerifier) lookup(ip netip.Addr) []string {
 			defer func() { <-v.sem }()
 		default:
 			v.lookups.WithLabelValues("limited").Inc()
-			return []string(nil), nil
+			return []string(nil), errLookupsBusy
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
 		defer cancel()
@@ -389,7 +408,7 @@ func (v *rdnsVerifier) lookup(ip netip.Addr) []string {
 		v.cache.put(ip, verdict{names: names, expires: end.Add(ttl).UnixNano()}, end.UnixNano())
 		return names, nil
 	})
-	return names.([]string)
+	return names.([]string), err
 }
 
 // resolve returns the PTR names of ip (those under a configured suffix)
