@@ -70,8 +70,10 @@ func (r *RRL) ServeDNS(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) 
 	if !ok || len(req.Question) == 0 || r.exempt(ua.IP) || r.zones.Matches(req.Question[0].Name) == "" {
 		return plugin.NextOrFailure(r.Name(), r.Next, ctx, w, req)
 	}
-	lw := writerPool.Get().(*writer)
-	*lw = writer{ResponseWriter: w, rrl: r, ctx: ctx, req: req, ip: ua.IP}
+	// One writer per query, never pooled: a plugin may still hold it after
+	// the chain returns (a goroutine of cache's serve_stale, say), and a
+	// reused writer would then answer another client.
+	lw := &writer{ResponseWriter: w, rrl: r, ctx: ctx, req: req, ip: ua.IP}
 	rc, err := plugin.NextOrFailure(r.Name(), r.Next, ctx, lw, req)
 	if !lw.wrote && !plugin.ClientWrite(rc) {
 		// The chain left the reply to the server (errorFunc in CoreDNS's
@@ -84,8 +86,6 @@ func (r *RRL) ServeDNS(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) 
 		lw.WriteMsg(m)
 		rc = dns.RcodeSuccess
 	}
-	*lw = writer{}
-	writerPool.Put(lw)
 	return rc, err
 }
 
@@ -207,7 +207,6 @@ func truncated(m *dns.Msg) *dns.Msg {
 	return t
 }
 
-var writerPool = sync.Pool{New: func() any { return new(writer) }}
 
 // writer applies the limits to the responses written through it.
 type writer struct {
