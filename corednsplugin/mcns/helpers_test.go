@@ -12,6 +12,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/metacircular/edge/internal/netlist"
 )
 
 // repoRoot is the module root, for the shipped example zones.
@@ -62,7 +64,7 @@ func startMCNS(t testing.TB, blockZones []string, seeds ...string) *MCNS {
 
 // anyClient lets every client recurse, so tests of passing names on are
 // not refused for test.ResponseWriter's non-loopback address.
-var anyClient = recursionNets{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+var anyClient = netlist.List{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 
 func startWith(t testing.TB, cfg config, blockZones []string) *MCNS {
 	t.Helper()

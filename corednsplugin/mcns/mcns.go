@@ -124,7 +124,7 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 // next passes a query for a name outside mcns's zones on (to cache and
 // forward) if the client may recurse, and refuses it otherwise.
 func (m *MCNS) next(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
-	if !m.config.recursion.allows(w.RemoteAddr()) {
+	if !m.config.mayRecurse(w.RemoteAddr()) {
 		refuseRecursion(w, r)
 		return dns.RcodeSuccess, nil
 	}

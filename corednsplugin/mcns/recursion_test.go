@@ -12,6 +12,8 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/miekg/dns"
+
+	"github.com/metacircular/edge/internal/netlist"
 )
 
 func TestParseRecursionAllow(t *testing.T) {
@@ -25,9 +27,9 @@ func TestParseRecursionAllow(t *testing.T) {
 			want: "127.0.0.0/8 ::1/128 100.64.0.0/10 192.168.88.0/24"},
 		{input: "mcns z.db {\n recursion_allow 192.0.2.7 2001:db8::1 10.1.2.3/8\n}", want: "192.0.2.7/32 2001:db8::1/128 10.0.0.0/8"},
 		{input: "mcns z.db", want: ""},
-		{input: "mcns z.db {\n recursion_allow \"\"\n}", wantErr: "Testfile:2 - Error during parsing: recursion_allow needs at least one network"},
+		{input: "mcns z.db {\n recursion_allow \"\"\n}", wantErr: "Testfile:2 - Error during parsing: recursion_allow: no networks given (is its placeholder empty?)"},
 		{input: "mcns z.db {\n recursion_allow 10.0.0.0/33\n}", wantErr: "Testfile:2"},
-		{input: "mcns z.db {\n recursion_allow everyone\n}", wantErr: `bad address "everyone"`},
+		{input: "mcns z.db {\n recursion_allow everyone\n}", wantErr: `recursion_allow: "everyone" is not a network`},
 		{input: "mcns z.db {\n recursion_allow 10.0.0.0/8\n recursion_allow ::1\n}", wantErr: "Testfile:3 - Error during parsing: recursion_allow given twice"},
 	} {
 		cfg, err := parse(caddy.NewTestController("dns", tc.input))
@@ -60,7 +62,7 @@ func TestRecursionOnlyForAllowedClients(t *testing.T) {
 		dbPath:    filepath.Join(t.TempDir(), "mcns.db"),
 		seeds:     writeZones(t, exampleOrg),
 		refresh:   time.Second,
-		recursion: recursionNets{netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("2001:db8:100::/48")},
+		recursion: netlist.List{netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("2001:db8:100::/48")},
 	}
 	m := startWith(t, cfg, []string{"."})
 	askFrom := func(ip, name string) *dns.Msg {
@@ -102,7 +104,7 @@ func TestRecursionDefaultIsLoopback(t *testing.T) {
 	m := New(config{}, []string{"."})
 	for ip, want := range map[string]bool{"127.0.0.1": true, "127.9.9.9": true, "::1": true, "10.0.0.1": false, "192.0.2.1": false, "2001:db8::1": false} {
 		addr := (&test.ResponseWriter{RemoteIP: ip}).RemoteAddr()
-		if got := m.config.recursion.allows(addr); got != want {
+		if got := m.config.mayRecurse(addr); got != want {
 			t.Errorf("%s: allowed %v, want %v", ip, got, want)
 		}
 	}

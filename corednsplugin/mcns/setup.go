@@ -14,6 +14,7 @@ import (
 
 	"github.com/metacircular/edge/corednsplugin/mcns/api"
 	"github.com/metacircular/edge/corednsplugin/mcns/store"
+	"github.com/metacircular/edge/internal/netlist"
 	"github.com/metacircular/edge/internal/version"
 )
 
@@ -78,7 +79,7 @@ type config struct {
 
 	// recursion lists the clients whose queries for other names go on to
 	// the next plugin (nil: defaultRecursionNets); see recursion.go.
-	recursion recursionNets
+	recursion netlist.List
 	// answerCache is the number of replies kept per zone generation: 0
 	// sized to the zone, < 0 off (see answercache.go).
 	answerCache int
@@ -226,9 +227,9 @@ func parse(c *caddy.Controller) (config, error) {
 					return cfg, c.Err("recursion_allow given twice")
 				}
 				recursionSeen = true
-				nets, err := parseRecursionNets(c.RemainingArgs())
+				nets, err := netlist.Parse(c.RemainingArgs())
 				if err != nil {
-					return cfg, c.Err(err.Error())
+					return cfg, c.Errf("recursion_allow: %v", err)
 				}
 				cfg.recursion = nets
 			case "answer_cache":

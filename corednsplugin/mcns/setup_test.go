@@ -31,7 +31,9 @@ func TestParse(t *testing.T) {
 		{input: "mcns z.db\nmcns y.db", wantErr: "only be used once"},
 		{input: "mcns z.db {\n answer_cache 0\n}", check: func(c config) bool { return c.answerCache < 0 }},
 		{input: "mcns z.db {\n answer_cache 50000\n}", check: func(c config) bool { return c.answerCache == 50000 }},
-		{input: "mcns z.db", check: func(c config) bool { return c.answerCache == 0 && answerCacheSize(0, 10) == 4096 && answerCacheSize(0, 1e6) == 262144 }},
+		{input: "mcns z.db", check: func(c config) bool {
+			return c.answerCache == 0 && answerCacheSize(0, 10) == 4096 && answerCacheSize(0, 1e6) == 262144
+		}},
 		{input: "mcns z.db {\n answer_cache lots\n}", wantErr: "Testfile:2 - Error during parsing: answer_cache"},
 	} {
 		c := caddy.NewTestController("dns", tc.input)

@@ -102,20 +102,7 @@ func udpAddr(a net.Addr) (*net.UDPAddr, bool) {
 }
 
 func (r *RRL) exempt(ip net.IP) bool {
-	if len(r.cfg.exempt) == 0 {
-		return false
-	}
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range r.cfg.exempt {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return len(r.cfg.exempt) > 0 && r.cfg.exempt.ContainsIP(ip)
 }
 
 // decide accounts for response m to req from ip and says what to send.

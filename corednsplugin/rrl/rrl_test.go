@@ -13,6 +13,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/metacircular/edge/internal/netlist"
 )
 
 // udpWriter records what is written to one client; RemoteAddr allocates
@@ -376,7 +378,7 @@ func TestUnwrittenErrorsWrittenOnce(t *testing.T) {
 }
 
 func TestRatesExemptZonesReportOnly(t *testing.T) {
-	exempt, _ := parseNets([]string{"10.0.0.0/8", "2001:db8::/32"})
+	exempt, _ := netlist.Parse([]string{"10.0.0.0/8", "2001:db8::/32"})
 	for _, tc := range []struct {
 		what   string
 		config func(*config)

@@ -2,9 +2,7 @@ package rrl
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -12,6 +10,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 
+	"github.com/metacircular/edge/internal/netlist"
 	"github.com/metacircular/edge/internal/version"
 )
 
@@ -63,7 +62,7 @@ type config struct {
 	ipv4Bits     int
 	ipv6Bits     int
 	maxTableSize int
-	exempt       []netip.Prefix
+	exempt       netlist.List
 	reportOnly   bool
 }
 
@@ -140,7 +139,7 @@ func parse(c *caddy.Controller) (config, []string, error) {
 			}
 			args := c.RemainingArgs()
 			if prop == "exempt" {
-				nets, err := parseNets(args)
+				nets, err := netlist.Parse(args)
 				if err != nil {
 					return cfg, nil, c.Errf("exempt: %v", err)
 				}
@@ -205,34 +204,4 @@ func parseWindow(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a number of seconds from 1 to %d", s, int(maxWindow/time.Second))
 	}
 	return d, nil
-}
-
-// parseNets reads networks in CIDR notation; a bare address is a single
-// host. An argument may hold several, separated by spaces, as a
-// {$PLACEHOLDER} from the environment does.
-func parseNets(args []string) ([]netip.Prefix, error) {
-	var fields []string
-	for _, a := range args {
-		fields = append(fields, strings.Fields(a)...)
-	}
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("no networks given (is its placeholder empty?)")
-	}
-	nets := make([]netip.Prefix, 0, len(fields))
-	for _, a := range fields {
-		var p netip.Prefix
-		var err error
-		if strings.Contains(a, "/") {
-			p, err = netip.ParsePrefix(a)
-		} else {
-			var ip netip.Addr
-			ip, err = netip.ParseAddr(a)
-			p = netip.PrefixFrom(ip, ip.BitLen())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a network (CIDR) or address", a)
-		}
-		nets = append(nets, p.Masked())
-	}
-	return nets, nil
 }
