@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/metacircular/edge/internal/clientaddr"
 	"github.com/metacircular/edge/internal/version"
 )
 
@@ -141,8 +142,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.TLS != nil && !r.TLS.HandshakeComplete {
 		return caddyhttp.Error(http.StatusTooEarly, errors.New("geofilter: TLS handshake not complete, client address cannot be verified"))
 	}
-	vars := requestVars(r)
-	ip, ok := clientIPFrom(vars, r)
+	vars := clientaddr.Vars(r)
+	ip, ok := clientaddr.FromVars(vars, r.RemoteAddr)
 	if !ok {
 		v := verdict{reason: reasonBadAddress, country: noCountry}
 		return h.refuse(w, ip, v)
@@ -190,25 +191,6 @@ func (h *Handler) refuse(w http.ResponseWriter, ip netip.Addr, v verdict) error 
 // retryAfterSeconds rounds up, so a client that waits as told is allowed.
 func retryAfterSeconds(s float64) int {
 	return max(1, int(math.Ceil(s)))
-}
-
-// clientIP returns Caddy's client IP for r, which honours trusted_proxies,
-// falling back to the connection's peer address.
-func clientIP(r *http.Request) (netip.Addr, bool) {
-	return clientIPFrom(requestVars(r), r)
-}
-
-// clientIPFrom is clientIP given the request's variables.
-func clientIPFrom(vars map[string]any, r *http.Request) (netip.Addr, bool) {
-	if s, ok := vars[caddyhttp.ClientIPVarKey].(string); ok && s != "" {
-		if ip, err := netip.ParseAddr(s); err == nil {
-			return ip.WithZone("").Unmap(), true
-		}
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().WithZone("").Unmap(), true
-	}
-	return netip.Addr{}, false
 }
 
 // Interface guards

@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/gaissmai/bart"
 	"go.uber.org/zap"
+
+	"github.com/metacircular/edge/internal/clientaddr"
 )
 
 func init() {
@@ -110,7 +112,7 @@ func (m *MatchGeo) MatchWithError(r *http.Request) (bool, error) {
 	if r.TLS != nil && !r.TLS.HandshakeComplete {
 		return false, caddyhttp.Error(http.StatusTooEarly, errors.New("geo: TLS handshake not complete, client address cannot be verified"))
 	}
-	ip, ok := clientIP(r)
+	ip, ok := clientaddr.Of(r)
 	if !ok {
 		m.p.logger.Error("no valid client address", zap.String("remote_addr", r.RemoteAddr))
 		return false, nil

@@ -1,12 +1,10 @@
 package geofilter
 
 import (
-	"net/http"
 	"net/netip"
 	"strconv"
 	"sync/atomic"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
 
@@ -128,10 +126,4 @@ func (p *policy) setGeoVars(vars map[string]any, v *verdict) {
 			vars[varASN], vars[varASNOrg] = emptyVar, emptyVar
 		}
 	}
-}
-
-// requestVars returns the request's variables map, nil if it has none.
-func requestVars(r *http.Request) map[string]any {
-	vars, _ := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
-	return vars
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/metacircular/edge/internal/clientaddr"
 )
 
 // minPatternLen is the minimum length, in characters, of a substring
@@ -511,7 +513,7 @@ func (e *engine) matchValue(rs *ruleSet, r *http.Request, ua string) hit {
 
 // verifyClaim checks the client address of r against crawler c.
 func (e *engine) verifyClaim(rs *ruleSet, r *http.Request, c int) claimVerdict {
-	ip, ok := clientAddr(r)
+	ip, ok := clientaddr.Of(r)
 	if !ok {
 		return claimSpoofed
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/gaissmai/bart"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
@@ -192,20 +190,6 @@ func prefixTable(prefixes []netip.Prefix) *bart.Lite {
 		t.Insert(p)
 	}
 	return t
-}
-
-// clientAddr is the client address as Caddy determined it (honouring
-// trusted_proxies), or the connection's remote address.
-func clientAddr(r *http.Request) (netip.Addr, bool) {
-	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && s != "" {
-		if ip, err := netip.ParseAddr(s); err == nil {
-			return ip.Unmap().WithZone(""), true
-		}
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap().WithZone(""), true
-	}
-	return netip.Addr{}, false
 }
 
 // rdnsVerifier checks addresses by forward-confirmed reverse DNS. Each
