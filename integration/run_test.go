@@ -86,6 +86,16 @@ func TestMakeRun(t *testing.T) {
 
 	checkAPIChangeQuiet(t, p, runDir, apiPort, dnsAddr)
 
+	// The demo secrets are owner-only.
+	for _, f := range []string{"api-token", "api-tokens", "tsig.keys"} {
+		fi, err := os.Stat(filepath.Join(runDir, f))
+		if err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v, readable beyond its owner", f, fi.Mode())
+		}
+	}
+
 	p.interrupt(t, 20*time.Second)
 	waitFor(t, 10*time.Second, "every process gone after Ctrl-C", func() error {
 		if p.groupAlive() {

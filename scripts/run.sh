@@ -14,19 +14,22 @@ bin=${EDGE_BIN_DIR:-$root/bin}
 # A demo GeoIP database: loopback clients are in "US" (not blocked).
 "$bin"/geoipgen -o "$run/GeoLite2-Country.mmdb" 127.0.0.0/8=US ::1/128=US
 
-# An admin token for the management API, minted once.
+# An admin token for the management API, minted once, and a TSIG key for
+# nsupdate: created owner-only from the first byte (umask in a subshell).
 if [ ! -s "$run/api-token" ]; then
 	minted=$("$bin"/mcns-token -name demo -roles admin)
-	sed -n 's/^token: //p' <<<"$minted" >"$run/api-token"
-	sed -n 's/^tokens file line: //p' <<<"$minted" >"$run/api-tokens"
-	chmod 600 "$run/api-token"
+	(
+		umask 077
+		sed -n 's/^token: //p' <<<"$minted" >"$run/api-token"
+		sed -n 's/^tokens file line: //p' <<<"$minted" >"$run/api-tokens"
+	)
 fi
-
-# A TSIG key for nsupdate, made once.
 if [ ! -s "$run/tsig.keys" ]; then
-	printf 'key "update.mcp.metacircular.net." {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
-		"$(head -c 32 /dev/urandom | base64)" >"$run/tsig.keys"
-	chmod 600 "$run/tsig.keys"
+	(
+		umask 077
+		printf 'key "update.mcp.metacircular.net." {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
+			"$(head -c 32 /dev/urandom | base64)" >"$run/tsig.keys"
+	)
 fi
 
 # Corefile.example's placeholders, set for a local run.
