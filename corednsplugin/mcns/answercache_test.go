@@ -45,7 +45,7 @@ www A 198.51.100.9
 	seeds := writeZones(t, parent, child)
 	upstreamPort := freePort(t)
 	apiPort := freePort(t)
-	inst, addr := startServer(t, fmt.Sprintf(`.:0 {
+	inst, _ := startServer(t, fmt.Sprintf(`.:0 {
 	bind 127.0.0.1
 	mcns %[1]s {
 		seed %[2]s %[3]s
@@ -65,6 +65,9 @@ example.net:%[4]d {
 	}
 }`, filepath.Join(t.TempDir(), "a.db"), seeds[0], seeds[1], upstreamPort, filepath.Join(t.TempDir(), "b.db"), apiPort, writeTokenFile(t), writeZones(t, exampleNet)[0]))
 	defer inst.Stop()
+	// The instance runs two servers in no fixed order: ask the one on the
+	// ephemeral port, not the example.net upstream.
+	addr := serverNotOn(t, inst, upstreamPort)
 	const public, vpn = "127.0.0.1", "127.0.0.2"
 
 	if got := askFrom(t, public, addr, "outside.example.org.", dns.TypeA); len(got.Answer) != 1 {

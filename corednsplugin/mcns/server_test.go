@@ -3,8 +3,10 @@ package mcns
 import (
 	"database/sql"
 	"fmt"
+	"net"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -49,6 +51,20 @@ func startServer(t *testing.T, corefile string) (*caddy.Instance, string) {
 		t.Fatal(err)
 	}
 	return inst, inst.Servers()[0].LocalAddr().String()
+}
+
+// serverNotOn returns the address of inst's server that does not listen
+// on port, for instances with a second server block on a fixed port.
+func serverNotOn(t *testing.T, inst *caddy.Instance, port int) string {
+	t.Helper()
+	for _, s := range inst.Servers() {
+		addr := s.LocalAddr().String()
+		if _, p, _ := net.SplitHostPort(addr); p != strconv.Itoa(port) {
+			return addr
+		}
+	}
+	t.Fatalf("no server off port %d", port)
+	return ""
 }
 
 func exchange(t *testing.T, addr, name string, qt uint16) *dns.Msg {
