@@ -14,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/oschwald/maxminddb-golang/v2"
 	"go.uber.org/zap"
+
+	"github.com/metacircular/edge/internal/filewatch"
 )
 
 // dbKind says which kinds of data a database holds.
@@ -305,11 +307,11 @@ type database struct {
 	path string
 	cur  atomic.Pointer[dbVersion]
 
-	mu      sync.Mutex // serialises checks; guards fi and missing
-	fi      os.FileInfo
-	missing bool // the file was gone at the last check; logged once
-	stop    chan struct{}
-	done    chan struct{}
+	mu   sync.Mutex // serialises checks; guards file and errs
+	file filewatch.Watcher
+	errs filewatch.ErrorState // logged once per state
+	stop chan struct{}
+	done chan struct{}
 }
 
 // dbPool holds the loaded databases keyed by absolute path.
@@ -337,10 +339,11 @@ func acquireDatabase(path string) (*database, string, error) {
 		}
 		d := &database{
 			path: path,
-			fi:   fi,
+			file: filewatch.Watcher{Path: path, SettlePolls: settlePolls},
 			stop: make(chan struct{}),
 			done: make(chan struct{}),
 		}
+		d.file.Accept(filewatch.StampOf(fi))
 		d.cur.Store(v)
 		go d.watch()
 		d.log().Info("database loaded", zap.String("type", v.dbType), zap.Stringer("data", v.kind))
@@ -383,38 +386,53 @@ func (d *database) watch() {
 	}
 }
 
-// check reloads the file if it was replaced or modified. On any error the
-// current version keeps serving.
+// settlePolls is how many polls must find a changed database file
+// unchanged before it is read, so that a file being copied into place is
+// not read (and rejected as corrupt) half-way.
+const settlePolls = 1
+
+// check reloads the file once a replaced or modified version has settled.
+// On any error the current version keeps serving.
 func (d *database) check() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	fi, err := os.Stat(d.path)
+	stamp, ready, err := d.file.Poll()
 	if err != nil {
-		if !d.missing {
+		if d.errs.Report(err) {
 			d.log().Error("database file unavailable; keeping the loaded version", zap.Error(err))
 		}
-		d.missing = true
 		return
 	}
-	d.missing = false
-	if os.SameFile(fi, d.fi) && fi.Size() == d.fi.Size() && fi.ModTime().Equal(d.fi.ModTime()) {
+	if !ready {
 		return
 	}
-	v, newFI, err := openVersion(d.path)
+	v, fi, err := openVersion(d.path)
+	var read filewatch.Stamp
+	if fi != nil {
+		read = filewatch.StampOf(fi)
+	}
+	if !d.file.Unchanged(stamp, read) {
+		return // written to while being read: wait for it to settle again
+	}
 	if err != nil {
 		// Remember the broken file so it is not re-read on every poll; the
 		// next replacement changes the file identity again.
-		d.fi = fi
-		d.log().Error("database reload failed; keeping the loaded version", zap.Error(err))
+		d.file.Accept(stamp)
+		if d.errs.Report(err) {
+			d.log().Error("database reload failed; keeping the loaded version", zap.Error(err))
+		}
 		return
 	}
+	d.file.Accept(read)
 	if old := d.cur.Load(); v.kind&old.kind != old.kind {
-		d.fi = newFI
-		d.log().Error("database reload refused: replacement lacks data the loaded version has; keeping the loaded version",
-			zap.Stringer("loaded", old.kind), zap.Stringer("replacement", v.kind))
+		err := fmt.Errorf("replacement has %s data, loaded version has %s", v.kind, old.kind)
+		if d.errs.Report(err) {
+			d.log().Error("database reload refused: replacement lacks data the loaded version has; keeping the loaded version",
+				zap.Stringer("loaded", old.kind), zap.Stringer("replacement", v.kind))
+		}
 		return
 	}
-	d.fi = newFI
+	d.errs.Clear()
 	d.cur.Store(v)
 	d.log().Info("database reloaded", zap.String("type", v.dbType), zap.Stringer("data", v.kind))
 }

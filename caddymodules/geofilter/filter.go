@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/gaissmai/bart"
 	"go.uber.org/zap"
 )
@@ -165,18 +166,19 @@ func parseIP(s string) (netip.Addr, error) {
 	return ip.Unmap(), nil
 }
 
-// parseCIDR accepts a network in CIDR notation or a single address.
+// parseCIDR accepts a network in CIDR notation or a single address, as
+// Caddy's own IP ranges do; IPv4-mapped IPv6 networks are folded to IPv4
+// so that they match the unmapped client addresses.
 func parseCIDR(s string) (netip.Prefix, error) {
-	if !strings.Contains(s, "/") {
-		ip, err := parseIP(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return netip.PrefixFrom(ip, ip.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
+	p, err := caddyhttp.CIDRExpressionToPrefix(s)
 	if err != nil {
+		if !strings.Contains(s, "/") {
+			return netip.Prefix{}, fmt.Errorf("invalid IP address %q", s)
+		}
 		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+	}
+	if p.Addr().Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("invalid IP address %q: zones are not supported", s)
 	}
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)

@@ -2,7 +2,6 @@ package geofilter
 
 import (
 	"fmt"
-	"github.com/metacircular/edge/internal/geoiptest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/metacircular/edge/internal/geoiptest"
+	"github.com/metacircular/edge/internal/testutil"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 )
@@ -54,7 +56,7 @@ func TestHotSwap(t *testing.T) {
 	dbC := buildDB(t, "GeoLite2-Country", map[string]mmdbtype.Map{
 		"127.0.0.0/8": geoiptest.Country("US"), "::1/128": geoiptest.Country("US"),
 	})
-	replaceFile(t, path, dbA)
+	testutil.ReplaceFile(t, path, dbA)
 
 	tc := newTester(t)
 	tc.InitServer(siteCaddyfile("\t\tdb "+path+"\n\t\tblock_countries CN"), "caddyfile")
@@ -109,12 +111,12 @@ func TestHotSwap(t *testing.T) {
 		if i%2 == 1 {
 			data = dbA
 		}
-		replaceFile(t, path, data)
+		testutil.ReplaceFile(t, path, data)
 		// Let requests run against each version.
 		for n := requests.Load(); requests.Load() < n+3 && failures.Load() == 0; {
 			runtime.Gosched()
 		}
-		db.check()
+		checkSettled(db)
 		if db.cur.Load() == before {
 			stop.Store(true)
 			wg.Wait()
@@ -129,27 +131,34 @@ func TestHotSwap(t *testing.T) {
 	t.Logf("%d requests during 100 swaps", requests.Load())
 
 	// A database with other verdicts takes effect.
-	replaceFile(t, path, dbC)
-	db.check()
+	testutil.ReplaceFile(t, path, dbC)
+	checkSettled(db)
 	check(t, tc, []expect{{ip: "", status: 200}, {ip: ipCN, status: 200}})
 
 	// A corrupt replacement, then a missing file: the loaded version keeps
 	// serving.
-	replaceFile(t, path, []byte("truncated"))
-	db.check()
+	testutil.ReplaceFile(t, path, []byte("truncated"))
+	checkSettled(db)
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	db.check()
+	checkSettled(db)
 	check(t, tc, []expect{{ip: "", status: 200}, {ip: ipCN, status: 200}})
 
 	// A replacement without country data is refused too.
 	writeDB(t, path, "GeoLite2-ASN", map[string]mmdbtype.Map{"127.0.0.0/8": asnRecord(1)})
-	db.check()
+	checkSettled(db)
 	check(t, tc, []expect{{ip: "", status: 200}})
 
 	// Once fixed, the file is picked up again.
-	replaceFile(t, path, dbA)
-	db.check()
+	testutil.ReplaceFile(t, path, dbA)
+	checkSettled(db)
 	check(t, tc, []expect{{ip: "", status: 403}, {ip: ipUS, status: 200}})
+}
+
+// checkSettled polls db until a changed file has passed its settle period.
+func checkSettled(db *database) {
+	for range settlePolls + 1 {
+		db.check()
+	}
 }

@@ -10,33 +10,23 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	"github.com/metacircular/edge/internal/caddyadmin"
+	"github.com/metacircular/edge/internal/caddytestutil"
 )
 
-// The tests run Caddy in-process on their own admin and HTTP ports, so they
-// do not collide with other packages' caddytest suites running in parallel.
-const (
-	adminPort = 2998
-	httpPort  = 18480
-	httpsPort = 18443
+// The tests run Caddy in-process on free ports of their own (see
+// caddytestutil.NewPorts); they share that one Caddy and run sequentially.
+var (
+	caddyPorts = caddytestutil.NewPorts()
+	adminPort  = caddyPorts.Admin
+	httpPort   = caddyPorts.HTTP
+	httpsPort  = caddyPorts.HTTPS
 )
 
-func newTester(t *testing.T) *caddytest.Tester {
-	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-}
+func newTester(t *testing.T) *caddytest.Tester { return caddyPorts.NewTester(t) }
 
 // globalOptions trusts loopback as a proxy, so tests can present any client
 // address in X-Forwarded-For.
-var globalOptions = fmt.Sprintf(`{
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	skip_install_trust
-	servers {
-		trusted_proxies static 127.0.0.1/32 ::1/128
-	}
-}
-`, adminPort, httpPort, httpsPort)
+var globalOptions = caddyPorts.GlobalOptions("\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32 ::1/128\n\t}\n")
 
 func siteCaddyfile(filter string) string {
 	return globalOptions + fmt.Sprintf(`
@@ -127,10 +117,7 @@ func loadConfig(t *testing.T, cfg, adapter string) (int, string) {
 	if adapter != "json" {
 		ct = "text/" + adapter
 	}
-	status, body, err := caddyadmin.Load(fmt.Sprintf("localhost:%d", adminPort), cfg, ct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	status, body := caddyPorts.LoadConfig(t, cfg, ct)
 	var e struct {
 		Error string `json:"error"`
 	}

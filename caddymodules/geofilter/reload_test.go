@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // TestRateLimitSurvivesReload checks that limiter state is kept across a
@@ -98,7 +100,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad rate", `"rate_limit": {"requests": 0, "window": "1s"}`, "requests must be positive"},
 		{"missing db", `"db": ["/nonexistent/x.mmdb"]`, "geofilter: db /nonexistent/x.mmdb: cannot open: no such file or directory"},
 	}
-	if dir := sharedDataDir(); dir != "" {
+	if dir := sharedDataDir(t); dir != "" {
 		for _, f := range []string{
 			"GeoIP2-City-Test-Broken-Double-Format.mmdb",
 			"GeoIP2-City-Test-Invalid-Node-Count.mmdb",
@@ -155,8 +157,8 @@ func TestLoadErrors(t *testing.T) {
 	check(t, tc, []expect{{ip: ipBlocked, status: 403}, {ip: ipUS, status: 200}})
 }
 
-func sharedDataDir() string {
-	p := repoRoot() + "/../shared/data/geoip/maxmind-test"
+func sharedDataDir(t testing.TB) string {
+	p := testutil.RepoRoot(t) + "/../shared/data/geoip/maxmind-test"
 	if _, err := os.Stat(p); err != nil {
 		return ""
 	}

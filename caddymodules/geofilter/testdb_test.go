@@ -3,11 +3,12 @@ package geofilter
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
 	"github.com/metacircular/edge/internal/geoiptest"
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // maxmindRegistered is a MaxMind record with only the registered country,
@@ -45,25 +46,6 @@ func buildDB(t testing.TB, dbType string, nets map[string]mmdbtype.Map) []byte {
 		t.Fatal(err)
 	}
 	return data
-}
-
-// replaceFile replaces path atomically (temp file + rename), as
-// geoipupdate does.
-func replaceFile(t testing.TB, path string, data []byte) {
-	t.Helper()
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".mmdb-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := tmp.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // Test networks: documentation ranges stand in for real clients, and
@@ -135,17 +117,11 @@ func makeTestDBs(t testing.TB) testDBs {
 	return dbs
 }
 
-// repoRoot is the module root, found from this file's location.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
 // sharedData returns a path under ../shared/data/geoip, skipping the test
 // when the data is not on this machine.
 func sharedData(t testing.TB, elem ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{repoRoot(), "..", "shared", "data", "geoip"}, elem...)...)
+	p := filepath.Join(append([]string{testutil.RepoRoot(t), "..", "shared", "data", "geoip"}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("test data %s not present: %v", p, err)
 	}

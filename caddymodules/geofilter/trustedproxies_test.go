@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // TestLaxTrustedProxiesWarning loads configs into a real Caddy: a server
@@ -61,7 +63,7 @@ func TestLaxTrustedProxiesWarning(t *testing.T) {
 		"pki": {"certificate_authorities": {"local": {"install_trust": false}}}
 	}
 }`, adminPort, logFile, httpPort, httpsPort,
-		server(httpPort, "", geofilter), server(httpPort+1, "", ""), server(httpPort+2, `, "trusted_proxies_strict": 1`, geofilter)), "json")
+		server(httpPort, "", geofilter), server(testutil.FreePort(t), "", ""), server(testutil.FreePort(t), `, "trusted_proxies_strict": 1`, geofilter)), "json")
 	checkLaxWarnings(t, "three servers", logFile, []string{"srv0"})
 }
 

@@ -3,7 +3,6 @@ package uafilter
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,29 +13,17 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	"github.com/metacircular/edge/internal/caddyadmin"
+	"github.com/metacircular/edge/internal/caddytestutil"
 )
 
-// The tests run Caddy in-process. Caddy listens with SO_REUSEPORT, so two
-// processes on the same port silently share its connections; each test
-// binary therefore picks its own free admin and HTTP ports, which keeps it
-// apart from other packages' caddytest suites and from concurrent runs of
-// this one. Tests of this package share the one in-process Caddy and run
-// sequentially.
+// The tests run Caddy in-process on free ports of their own (see
+// caddytestutil.NewPorts); they share that one Caddy and run sequentially.
 var (
-	adminPort = freePort()
-	httpPort  = freePort()
-	httpsPort = freePort()
+	caddyPorts = caddytestutil.NewPorts()
+	adminPort  = caddyPorts.Admin
+	httpPort   = caddyPorts.HTTP
+	httpsPort  = caddyPorts.HTTPS
 )
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 const (
 	uaFirefox   = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:143.0) Gecko/20100101 Firefox/143.0"
@@ -47,17 +34,9 @@ const (
 	uaZgrab     = "Mozilla/5.0 zgrab/0.x"
 )
 
-func newTester(t *testing.T) *caddytest.Tester {
-	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
-}
+func newTester(t *testing.T) *caddytest.Tester { return caddyPorts.NewTester(t) }
 
-var globalOptions = fmt.Sprintf(`{
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	skip_install_trust
-}
-`, adminPort, httpPort, httpsPort)
+var globalOptions = caddyPorts.GlobalOptions("")
 
 var siteURL = fmt.Sprintf("http://localhost:%d/", httpPort)
 
@@ -291,11 +270,7 @@ func TestIntegrationListFileReload(t *testing.T) {
 // and response body.
 func loadConfig(t *testing.T, config, contentType string) (int, string) {
 	t.Helper()
-	status, body, err := caddyadmin.Load(fmt.Sprintf("localhost:%d", adminPort), config, contentType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return status, body
+	return caddyPorts.LoadConfig(t, config, contentType)
 }
 
 func TestIntegrationLoadErrors(t *testing.T) {

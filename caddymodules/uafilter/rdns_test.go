@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
+
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // Crawler User-Agents as their operators document them.
@@ -41,7 +43,7 @@ func startCoreDNS(t *testing.T, zones map[string][]string) string {
 		t.Skipf("no CoreDNS binary: %v (run make build)", err)
 	}
 	dir := t.TempDir()
-	port := freePort()
+	port := testutil.FreePort(t)
 	var corefile strings.Builder
 	fmt.Fprintf(&corefile, ".:%d {\n\tbind 127.0.0.1\n", port)
 	i := 0
@@ -285,7 +287,7 @@ func TestReverseDNSFailure(t *testing.T) {
 		}
 	}
 	// A closed port fails at once.
-	e, vm := rdnsEngine(t, Rules{VerifyBots: &VerifyBots{Resolver: fmt.Sprintf("127.0.0.1:%d", freePort())}})
+	e, vm := rdnsEngine(t, Rules{VerifyBots: &VerifyBots{Resolver: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}})
 	wantList(t, e, uaGooglebotDoc, "192.0.2.10", "spoofed:googlebot")
 	if n := lookupCount(t, vm, "error"); n != 1 {
 		t.Errorf("%v failed lookups", n)

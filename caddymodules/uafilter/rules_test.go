@@ -18,6 +18,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // counterValue reads a counter (avoiding prometheus/testutil, which would
@@ -214,22 +216,18 @@ func writeFile(t *testing.T, path, content string) {
 // tools do; the inode changes even if size and mtime would not.
 func replaceFile(t *testing.T, path, content string) {
 	t.Helper()
-	tmp := path + ".tmp"
-	writeFile(t, tmp, content)
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReplaceFile(t, path, []byte(content))
 }
 
+// waitFor waits up to 5s for cond to hold.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testutil.WaitFor(t, 5*time.Second, what, func() error {
+		if !cond() {
+			return errors.New("condition false")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // selects returns the list and pattern that select a request with ua, or

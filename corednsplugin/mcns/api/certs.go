@@ -2,18 +2,26 @@ package api
 
 import (
 	"crypto/tls"
-	"os"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/metacircular/edge/internal/filewatch"
 )
 
 // certReloadEvery is how often, at most, the certificate files are checked
 // for a renewal during handshakes.
 const certReloadEvery = 10 * time.Second
 
+// certSettlePolls is the settle period of the certificate files, in
+// checks. Checks are at least certReloadEvery apart and a pair read
+// half-way fails to load (it is kept out and retried once the files
+// change again), so a renewal is taken at the first check that sees it.
+const certSettlePolls = 0
+
 // certLoader serves the tls CERT KEY pair and picks up a renewed pair
 // (e.g. by an ACME client) without a restart. A pair that fails to load is
-// logged and the previous one kept.
+// logged once and the previous one kept.
 type certLoader struct {
 	certFile, keyFile string
 	log               Logger
@@ -21,35 +29,41 @@ type certLoader struct {
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
-	stamp   [2]time.Time
+	files   [2]filewatch.Watcher // cert, key
 	checked time.Time
-	lastErr string
+	errs    filewatch.ErrorState
 }
 
 func newCertLoader(certFile, keyFile string, log Logger) (*certLoader, error) {
 	l := &certLoader{certFile: certFile, keyFile: keyFile, log: log, now: time.Now}
-	cert, stamp, err := l.load()
+	for i, path := range []string{certFile, keyFile} {
+		l.files[i] = filewatch.Watcher{Path: path, SettlePolls: certSettlePolls}
+	}
+	stamps, err := l.stampFiles()
 	if err != nil {
 		return nil, err
 	}
-	l.cert, l.stamp, l.checked = cert, stamp, l.now()
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.files {
+		l.files[i].Accept(stamps[i])
+	}
+	l.cert, l.checked = &cert, l.now()
 	return l, nil
 }
 
-func (l *certLoader) load() (*tls.Certificate, [2]time.Time, error) {
-	var stamp [2]time.Time
-	for i, f := range []string{l.certFile, l.keyFile} {
-		fi, err := os.Stat(f)
+func (l *certLoader) stampFiles() ([2]filewatch.Stamp, error) {
+	var stamps [2]filewatch.Stamp
+	for i := range l.files {
+		s, err := filewatch.StampFile(l.files[i].Path)
 		if err != nil {
-			return nil, stamp, err
+			return stamps, err
 		}
-		stamp[i] = fi.ModTime()
+		stamps[i] = s
 	}
-	cert, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
-	if err != nil {
-		return nil, stamp, err
-	}
-	return &cert, stamp, nil
+	return stamps, nil
 }
 
 // getCertificate is tls.Config.GetCertificate.
@@ -61,24 +75,41 @@ func (l *certLoader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, err
 		return l.cert, nil
 	}
 	l.checked = now
-	var stamp [2]time.Time
-	for i, f := range []string{l.certFile, l.keyFile} {
-		if fi, err := os.Stat(f); err == nil {
-			stamp[i] = fi.ModTime()
-		}
+	if err := l.reloadChanged(); err != nil && l.errs.Report(err) {
+		l.log.Errorf("api: reloading certificate: %v (keeping the previous one)", err)
 	}
-	if stamp == l.stamp {
-		return l.cert, nil
-	}
-	cert, stamp, err := l.load()
-	if err != nil {
-		if msg := err.Error(); msg != l.lastErr {
-			l.lastErr = msg
-			l.log.Errorf("api: reloading certificate: %v (keeping the previous one)", err)
-		}
-		return l.cert, nil
-	}
-	l.cert, l.stamp, l.lastErr = cert, stamp, ""
-	l.log.Infof("api: reloaded certificate %s", l.certFile)
 	return l.cert, nil
+}
+
+// reloadChanged loads the pair again if either file has a settled new
+// version. A pair that fails to load is not retried until a file changes.
+func (l *certLoader) reloadChanged() error {
+	var stamps [2]filewatch.Stamp
+	due := false
+	for i := range l.files {
+		s, ready, err := l.files[i].Poll()
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.files[i].Path, err)
+		}
+		stamps[i], due = s, due || ready
+	}
+	if !due {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
+	for i := range l.files {
+		if !l.files[i].Unchanged(stamps[i], filewatch.Stamp{}) {
+			return nil // written to while being read: wait for it to settle
+		}
+	}
+	for i := range l.files {
+		l.files[i].Accept(stamps[i])
+	}
+	if err != nil {
+		return err
+	}
+	l.cert = &cert
+	l.errs.Clear()
+	l.log.Infof("api: reloaded certificate %s", l.certFile)
+	return nil
 }

@@ -1,9 +1,9 @@
 //go:build !unix
 
-package uafilter
+package filewatch
 
 import "os"
 
 // addInode is a no-op where inodes are not available; modification time
-// and size still identify changes.
-func addInode(*fileStamp, os.FileInfo) {}
+// and size still detect changes.
+func addInode(*Stamp, os.FileInfo) {}
