@@ -46,6 +46,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			prefix <string>
 //			timeout <duration>
 //			on_error allow|block|local
+//			tls_ca_cert <file>
+//			tls_client_auth <cert_file> <key_file>
+//			tls_server_name <name>
 //		}
 //		status <code>
 //	}
@@ -421,6 +424,12 @@ func (h *Handler) unmarshalStore(d *caddyfile.Dispenser) error {
 	s := &Store{Type: args[0], URL: args[1]}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		if ok, err := unmarshalStoreTLS(d, s); ok || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if !d.NextArg() {
 			return d.ArgErr()
 		}

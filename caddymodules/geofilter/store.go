@@ -36,6 +36,9 @@ type Store struct {
 	// they are not rate limited), "block" (503) or "local" (the
 	// in-process rate limit applies).
 	OnError string `json:"on_error,omitempty"`
+	// TLS settings of a rediss:// store whose certificate is signed by a
+	// private CA, or that wants a client certificate.
+	TLS *StoreTLS `json:"tls,omitempty"`
 }
 
 const (
@@ -64,7 +67,7 @@ func (s *Store) validate() error {
 	default:
 		return fmt.Errorf("store: on_error: want allow, block or local, got %q", s.OnError)
 	}
-	return nil
+	return s.TLS.validate(s.URL)
 }
 
 // redactURL returns u with its password masked, for logs and errors.
@@ -125,13 +128,18 @@ func acquireStore(s Store, blocks *blockList) (*redisStore, string, error) {
 	if s.OnError == "" {
 		s.OnError = "allow"
 	}
-	key := fmt.Sprintf("geofilter.store:%s|%s|%d|%s", s.URL, s.Prefix, int64(s.Timeout), s.OnError)
+	tlsFiles, err := s.TLS.load()
+	if err != nil {
+		return nil, "", err
+	}
+	key := fmt.Sprintf("geofilter.store:%s|%s|%d|%s|%s", s.URL, s.Prefix, int64(s.Timeout), s.OnError, tlsFiles.fingerprint)
 	val, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		opts, err := redis.ParseURL(s.URL)
 		if err != nil {
 			// The error may quote the URL; do not pass it on.
 			return nil, fmt.Errorf("store: invalid URL %s", redactURL(s.URL))
 		}
+		tlsFiles.apply(opts.TLSConfig)
 		t := time.Duration(s.Timeout)
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = t, t, t, t
 		opts.MaxRetries = -1   // one attempt: a retry would double the wait
@@ -376,7 +384,9 @@ func (h *Handler) provisionStore(ctx caddy.Context) error {
 		return nil
 	}
 	s := *h.Store
-	s.URL = caddy.NewReplacer().ReplaceAll(s.URL, "")
+	repl := caddy.NewReplacer()
+	s.URL = repl.ReplaceAll(s.URL, "")
+	s.TLS = s.TLS.withPlaceholders(repl)
 	if err := s.validate(); err != nil {
 		return err
 	}
