@@ -3,11 +3,9 @@ package integration
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/metacircular/edge/internal/syncbuf"
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // binDir returns the directory of the built binaries or skips the test.
@@ -35,32 +34,14 @@ func binDir(t *testing.T) string {
 // repoRoot is the repository's top directory.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
+	return testutil.RepoRoot(t)
 }
 
 // freePort returns a loopback TCP port that is free now and whose UDP twin
 // is free too (DNS listens on both).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return 0
+	return testutil.FreePort(t)
 }
 
 // run runs a command to completion and returns its combined output.
@@ -133,17 +114,7 @@ func (p *process) groupAlive() bool {
 // waitFor polls cond until it returns nil or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, within, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.WaitFor(t, within, what, cond)
 }
 
 // query sends one DNS question over UDP.

@@ -16,10 +16,16 @@
 #      dnsperf sends, so rrl accounts for every response and limits none),
 #      runs dnsperf against them alternately and prints QPS of each and the
 #      ratio rrl/plain (the cost of rate limiting), checking that rrl
-#      dropped or truncated nothing.
+#      dropped or truncated nothing;
+#   6. starts bin/coredns with mcns and its management API, runs dnsperf
+#      alone, then again while 8 API clients post 200 A records/s in total
+#      (cmd/benchzone writes), and prints QPS with writes / QPS without,
+#      the count of writes not answered 2xx and of 2xx writes the first DNS
+#      query after the answer did not see (both must be 0).
 # Usage: scripts/bench-dns.sh   (EDGE_BIN_DIR selects the binaries, default
 # ./bin; GO the go command; BENCH_DNS_SIZES and BENCH_DNS_SECONDS override
-# "1000 100000" and 10). Without dnsperf it prints why and exits 0.
+# "1000 100000" and 10; BENCH_DNS_WRITE_SECONDS the write run, default 30).
+# Without dnsperf it prints why and exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +33,7 @@ bin=${EDGE_BIN_DIR:-$PWD/bin}
 coredns=$bin/coredns
 sizes=${BENCH_DNS_SIZES:-1000 100000}
 seconds=${BENCH_DNS_SECONDS:-10}
+write_seconds=${BENCH_DNS_WRITE_SECONDS:-30}
 zone=bench.test
 
 if ! command -v dnsperf >/dev/null 2>&1; then
@@ -101,7 +108,10 @@ qps() {
 		/Queries per second:/ { printf "%.0f", $4 }' <<<"$out"
 }
 
-read -r port_a port_b port_ready port_metrics < <("$work/benchzone" ports -n 4 | xargs)
+read -r port_a port_b port_ready port_metrics port_api < <("$work/benchzone" ports -n 5 | xargs)
+# The API token of the sustained-write run (admin role, loopback only).
+token=bench-dns-write-token-0123456789abcdefghij
+"$work/benchzone" tokens -token "$token" -out "$work/tokens"
 
 for n in $sizes; do
 	echo "== $n names"
@@ -209,4 +219,36 @@ for n in $sizes; do
 		p = (p1 + p2) / 2; r = (r1 + r2) / 2
 		printf "QPS mcns %d (%d, %d), rrl+mcns %d (%d, %d): rrl/plain %.3f\n", p, p1, p2, r, r1, r2, r / p
 	}'
+
+	# Sustained API writes while dnsperf queries the same zone.
+	conf=$work/$n-writes.Corefile
+	cat >"$conf" <<-EOF
+		$zone:$port_a {
+		    bind 127.0.0.1
+		    mcns $db {
+		        allow_zones $zone
+		        api 127.0.0.1:$port_api {
+		            insecure_plaintext
+		            tokens $work/tokens
+		        }
+		    }
+		    ready 127.0.0.1:$port_ready
+		}
+	EOF
+	start "$conf"
+	wait_ready "$port_ready"
+	q0=$(seconds=$write_seconds qps "$port_a")
+	"$work/benchzone" writes -api "http://127.0.0.1:$port_api" -token "$token" -zone "$zone" \
+		-dns "127.0.0.1:$port_a" -rate 200 -clients 8 -duration "${write_seconds}s" >"$work/writes.out" 2>&1 &
+	writer=$!
+	q1=$(seconds=$write_seconds qps "$port_a")
+	write_rc=0
+	wait "$writer" || write_rc=$?
+	stop
+	tail -n 5 "$work/writes.out"
+	awk -v q0="$q0" -v q1="$q1" 'BEGIN { printf "QPS without writes %d, with 200 writes/s %d: with/without %.3f\n", q0, q1, q1 / q0 }'
+	if [ "$write_rc" != 0 ]; then
+		echo "bench-dns: sustained writes failed (non-2xx or a change not seen at once)" >&2
+		exit 1
+	fi
 done

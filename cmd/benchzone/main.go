@@ -28,6 +28,10 @@ func main() {
 		err = portsCmd(os.Args[2:])
 	case "compare":
 		err = compareCmd(os.Args[2:])
+	case "tokens":
+		err = tokensCmd(os.Args[2:])
+	case "writes":
+		err = writesCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -38,6 +42,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchzone gen|ports|compare [flags]; see -h of each")
+	fmt.Fprintln(os.Stderr, "usage: benchzone gen|ports|compare|tokens|writes [flags]; see -h of each")
 	os.Exit(2)
 }

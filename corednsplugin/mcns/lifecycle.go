@@ -27,6 +27,9 @@ func (m *MCNS) start() error {
 		return fmt.Errorf("%s: %w", pluginName, err)
 	}
 	st.SetJournalLimits(m.config.journalLimits())
+	// Writes before the first load (seeding, raised serials) are ignored
+	// by commit; the load reads them.
+	st.OnCommits(m.commit)
 	st.SetAllowedZones(m.config.allowZones)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -62,7 +65,7 @@ func (m *MCNS) start() error {
 	m.stopCh, m.done = make(chan struct{}), make(chan struct{})
 	go m.poll(m.config.refresh)
 	if m.config.api != nil {
-		a := api.New(m.config.api, st, m.rebuildZone)
+		a := api.New(m.config.api, st, nil) // writes reach the zones through st.OnCommit
 		if err := a.Start(); err != nil {
 			m.shutdown()
 			return fmt.Errorf("%s: api: %w", pluginName, err)
@@ -147,4 +150,4 @@ func (m *MCNS) shutdown() error {
 	return errors.Join(errs...)
 }
 
-func canonicalZone(s string) string { return strings.ToLower(dns.Fqdn(s)) }
+func canonicalZone(s string) string { return dns.CanonicalName(s) }

@@ -13,7 +13,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/metacircular/edge/corednsplugin/mcns/api"
-	"github.com/metacircular/edge/corednsplugin/mcns/store"
 )
 
 // MCNS serves the zones of one SQLite database.
@@ -26,37 +25,21 @@ type MCNS struct {
 	blockZones []string
 	rootBlock  bool
 
-	snap  atomic.Pointer[snapshot]
+	// The served zones and everything that keeps them current.
+	*zoneMaintainer
+
 	ready atomic.Bool
 
 	startOnce sync.Once
 	startErr  error
 	stopOnce  sync.Once
 
-	// mu serialises snapshot rebuilds (poller and API callbacks).
-	mu        sync.Mutex
-	st        *store.Store
-	version   int64 // data_version of the last full refresh
-	haveVer   bool
-	failing   bool // the last refresh failed; logged once per change
-	gaugeZone float64
-	gaugeRecs float64
-	// journalGap holds zones changed by another writer whose IXFR journal
-	// is still to be dropped (value: the failure was logged); their IXFRs
-	// get full transfers meanwhile.
-	journalGap map[string]bool
-
-	// floor keeps the highest serial served per zone outside the
-	// database (serialfloor.go); guarded by mu.
-	floor *serialFloor
-
 	api    atomic.Pointer[api.Server] // read by Ready from the ready plugin
 	stopCh chan struct{}
 	done   chan struct{}
 
 	// xfer is the server block's transfer plugin, if any, for NOTIFY.
-	xfer     atomic.Pointer[transfer.Transfer]
-	notifier *notifier
+	xfer atomic.Pointer[transfer.Transfer]
 }
 
 // New returns an mcns instance for cfg serving inside blockZones.
@@ -64,8 +47,8 @@ func New(cfg config, blockZones []string) *MCNS {
 	if cfg.recursion == nil {
 		cfg.recursion = defaultRecursionNets
 	}
-	m := &MCNS{config: cfg, blockZones: blockZones, journalGap: map[string]bool{}}
-	m.notifier = newNotifier(notifyDelay, m.sendNotify)
+	m := &MCNS{config: cfg, blockZones: blockZones}
+	m.zoneMaintainer = newZoneMaintainer(cfg, m.serves, m.sendNotify)
 	for _, z := range blockZones {
 		if z == "." {
 			m.rootBlock = true
@@ -104,21 +87,46 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	if qt := state.QType(); qt == dns.TypeAXFR || qt == dns.TypeIXFR {
 		return dns.RcodeRefused, nil
 	}
-	sz := snap.zones[zone]
-	key := answerKey{name: qname, qtype: state.QType(), do: state.Do()}
-	tmpl := sz.answers.get(key)
+	tmpl, ok := m.lookup(ctx, state, snap, zone)
+	if !ok {
+		return m.next(ctx, w, r)
+	}
 	if tmpl == nil {
-		var cacheable bool
-		tmpl, cacheable = answer(ctx, state, sz.z, zone, snap.names)
-		if tmpl == nil {
-			return dns.RcodeServerFailure, nil
-		}
-		if cacheable {
-			sz.answers.put(key, tmpl)
-		}
+		return dns.RcodeServerFailure, nil
 	}
 	w.WriteMsg(replyTo(r, tmpl))
 	return dns.RcodeSuccess, nil
+}
+
+// lookup returns the reply template for state's question from the
+// generation of zone in snap, or from a later snapshot when that
+// generation's copy has been reused meanwhile (a write came in). ok is
+// false when no served zone holds the name any more; a nil template is
+// SERVFAIL.
+func (m *MCNS) lookup(ctx context.Context, state request.Request, snap *snapshot, zone string) (tmpl *dns.Msg, ok bool) {
+	key := answerKey{name: state.Name(), qtype: state.QType(), do: state.Do()}
+	for {
+		sz := snap.zones[zone]
+		if tmpl := sz.answers.get(key); tmpl != nil {
+			return tmpl, true
+		}
+		tmpl, cacheable, read := sz.answer(ctx, state, zone, snap.names)
+		if read {
+			if tmpl != nil && cacheable {
+				sz.answers.put(key, tmpl)
+			}
+			return tmpl, true
+		}
+		snap = m.snap.Load()
+		if zone = plugin.Zones(snap.names).Matches(key.name); zone == "" {
+			return nil, false
+		}
+	}
+}
+
+// serves reports whether zone is inside this instance's server block.
+func (m *MCNS) serves(zone string) bool {
+	return m.rootBlock || plugin.Zones(m.blockZones).Matches(zone) != ""
 }
 
 // next passes a query for a name outside mcns's zones on (to cache and

@@ -27,6 +27,12 @@ var (
 		Name:      "rebuilds_total",
 		Help:      "Zone snapshots rebuilt from the database.",
 	})
+	applied = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "changes_applied_total",
+		Help:      "Writes made through mcns applied to the served zones as differences, without reloading the zone.",
+	})
 	rebuildSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

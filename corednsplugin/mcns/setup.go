@@ -89,6 +89,10 @@ type config struct {
 
 	// updates maps a zone to the TSIG key names allowed to UPDATE it.
 	updates map[string]map[string]bool
+	// updatePolicy narrows what some keys may change (updatepolicy.go).
+	updatePolicy updatePolicy
+	// maxUpdateRecords bounds one UPDATE's records; 0: the default.
+	maxUpdateRecords int
 	// journalEntries and journalAge bound each zone's IXFR journal; zero
 	// means the default, negative means off (entries) or unlimited (age).
 	journalEntries int
@@ -117,6 +121,7 @@ func (c config) updateAllowed(zone, key string) bool { return c.updates[zone][ke
 //	    refresh DURATION
 //	    api ADDR { ... }
 //	    update ZONE KEY...
+//	    max_update_records COUNT
 //	    journal ENTRIES [MAX_AGE]
 //	    recursion_allow NET...
 //	    allow_zones SUFFIX...
@@ -195,6 +200,15 @@ func parse(c *caddy.Controller) (config, error) {
 					}
 					cfg.updates[zone][key] = true
 				}
+				if err := cfg.updatePolicy.parseGrants(c, zone, normalizeKeys(args[1:])); err != nil {
+					return cfg, err
+				}
+			case "max_update_records":
+				n, err := parseMaxUpdateRecords(c)
+				if err != nil {
+					return cfg, err
+				}
+				cfg.maxUpdateRecords = n
 			case "journal":
 				if journalSeen {
 					return cfg, c.Err("journal given twice")

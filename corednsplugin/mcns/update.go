@@ -34,7 +34,7 @@ func (m *MCNS) serveUpdate(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		return reply(dns.RcodeFormatError)
 	}
 	zone := canonicalZone(r.Question[0].Name)
-	if sz, ok := snap.zones[zone]; !ok || sz.z == nil || !m.serves(zone) {
+	if !snap.zones[zone].served() || !m.serves(zone) {
 		return reply(dns.RcodeNotAuth)
 	}
 	key, ok := tsig.ValidatedKeyName(ctx)
@@ -46,6 +46,14 @@ func (m *MCNS) serveUpdate(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 		log.Infof("UPDATE for %s refused: key %s is not allowed for it (from %s)", zone, key, w.RemoteAddr())
 		return reply(dns.RcodeRefused)
 	}
+	if !m.config.updatePolicy.permits(zone, key, r.Ns) {
+		log.Infof("UPDATE for %s refused: key %s changes records outside its grants (from %s)", zone, key, w.RemoteAddr())
+		return reply(dns.RcodeRefused)
+	}
+	if n := len(r.Answer) + len(r.Ns); n > m.config.updateRecordLimit() {
+		log.Infof("UPDATE for %s refused: %d records, more than max_update_records %d (from %s)", zone, n, m.config.updateRecordLimit(), w.RemoteAddr())
+		return reply(dns.RcodeRefused)
+	}
 	m.mu.Lock()
 	st := m.st
 	m.mu.Unlock()
@@ -54,8 +62,8 @@ func (m *MCNS) serveUpdate(ctx context.Context, w dns.ResponseWriter, r *dns.Msg
 	}
 	rcode, changed := applyUpdate(ctx, st, zone, r.Answer, r.Ns)
 	if changed {
-		// Answers change before the client hears back, as with the API.
-		m.rebuildZone(zone)
+		// The store's commit callback has served the change already
+		// (zones.go): answers change before the client hears back.
 		log.Infof("UPDATE for %s by key %s applied", zone, key)
 	}
 	return reply(rcode)

@@ -90,7 +90,7 @@ func rr(t *testing.T, s string) dns.RR {
 
 func zoneSerial(t *testing.T, m *MCNS, zone string) uint32 {
 	t.Helper()
-	return m.snap.Load().zones[zone].z.SOA.Serial
+	return m.snap.Load().zones[zone].soa.Serial
 }
 
 func TestUpdatePrerequisites(t *testing.T) {

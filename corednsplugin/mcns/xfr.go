@@ -30,62 +30,76 @@ func (m *MCNS) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	if !m.serves(zone) {
 		return nil, transfer.ErrNotAuthoritative
 	}
-	snap := m.snap.Load()
-	if snap == nil {
-		return nil, errNotLoaded
+	for snap := m.snap.Load(); snap != nil; snap = m.snap.Load() {
+		sz := snap.zones[zone]
+		if !sz.served() {
+			return nil, transfer.ErrNotAuthoritative
+		}
+		if ch, ok := m.transferFrom(zone, sz, serial); ok {
+			return ch, nil
+		}
+		// The generation's copy was reused for a newer one: start over.
 	}
-	sz, ok := snap.zones[zone]
-	if !ok || sz.z == nil {
-		return nil, transfer.ErrNotAuthoritative
+	return nil, errNotLoaded
+}
+
+// transferFrom answers the transfer from one generation: the SOA alone
+// for an up-to-date client, the journal's chain when it leads from the
+// client's serial to this one, else every record (AXFR, or IXFR falling
+// back to it). false: the generation is gone.
+func (m *MCNS) transferFrom(zone string, sz *servedZone, serial uint32) (<-chan []dns.RR, bool) {
+	soa := sz.soa
+	if serial != 0 && (serial == soa.Serial || store.SerialAfter(serial, soa.Serial)) {
+		return sendAll([][]dns.RR{{soa}}), true
 	}
-	// The served zone is immutable once built: its own Transfer walks one
-	// consistent generation.
-	soa := sz.z.SOA
-	if serial == 0 {
-		return sz.z.Transfer(0)
+	if serial != 0 {
+		if entries, ok := m.journal(zone, serial, soa.Serial, sz.version.Changes); ok {
+			msgs := [][]dns.RR{{soa}}
+			for _, e := range entries {
+				msgs = append(msgs, append([]dns.RR{e.OldSOA}, e.Removed...), append([]dns.RR{e.NewSOA}, e.Added...))
+			}
+			return sendAll(append(msgs, []dns.RR{soa})), true
+		}
 	}
-	if serial == soa.Serial || store.SerialAfter(serial, soa.Serial) {
-		ch := make(chan []dns.RR, 1)
-		ch <- []dns.RR{soa}
-		close(ch)
-		return ch, nil
-	}
-	entries, ok := m.journal(zone, serial, soa.Serial)
+	recs, ok := sz.transferRecords()
 	if !ok {
-		return sz.z.Transfer(0)
+		return nil, false
 	}
+	return sendAll(append(recs, []dns.RR{soa})), true
+}
+
+// sendAll streams msgs on a new channel. The transfer plugin reads it to
+// the end even when the client goes away.
+func sendAll(msgs [][]dns.RR) <-chan []dns.RR {
 	ch := make(chan []dns.RR)
 	go func() {
 		defer close(ch)
-		ch <- []dns.RR{soa}
-		for _, e := range entries {
-			ch <- append([]dns.RR{e.OldSOA}, e.Removed...)
-			ch <- append([]dns.RR{e.NewSOA}, e.Added...)
+		for _, rrs := range msgs {
+			ch <- rrs
 		}
-		ch <- []dns.RR{soa}
 	}()
-	return ch, nil
+	return ch
 }
 
-// journal returns the journal chain from serial from to to, or false when
-// there is none (then a full transfer is sent).
-func (m *MCNS) journal(zone string, from, to uint32) ([]store.JournalEntry, bool) {
+// journal returns the journal chain from serial from to to, the serial of
+// the served generation at zone version changes, or false when there is
+// none (then a full transfer is sent).
+func (m *MCNS) journal(zone string, from, to uint32, changes int64) ([]store.JournalEntry, bool) {
 	m.mu.Lock()
-	_, gap := m.journalGap[zone]
 	st := m.st
 	m.mu.Unlock()
-	if st == nil || gap {
+	if st == nil {
 		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	entries, ok, err := st.Journal(ctx, zone, from, to)
+	entries, ok, err := st.Journal(ctx, zone, from, to, changes)
 	if err != nil {
 		log.Warningf("Zone %s: reading the IXFR journal, sending a full transfer: %v", zone, err)
 		return nil, false
 	}
 	if !ok {
-		log.Infof("Zone %s: journal does not reach serial %d, sending a full transfer", zone, from)
+		log.Infof("Zone %s: the journal does not lead from serial %d to the served data, sending a full transfer", zone, from)
 	}
 	return entries, ok
 }

@@ -161,7 +161,7 @@ func TestJournalIsNetChange(t *testing.T) {
 				t.Fatal(err)
 			}
 			after, s1 := zoneKeys(t, s, "example.org"), serialOf(t, s, "example.org")
-			es, ok, err := s.Journal(ctx, "example.org", s0, s1)
+			es, ok, err := s.Journal(ctx, "example.org", s0, s1, changesOf(t, s, "example.org"))
 			if err != nil || !ok || len(es) != 1 {
 				t.Fatalf("journal %d..%d: ok=%v err=%v len=%d", s0, s1, ok, err, len(es))
 			}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,9 +27,6 @@ type JournalEntry struct {
 	NewSOA   *dns.SOA
 	Removed  []dns.RR
 	Added    []dns.RR
-	// RowsDelta and SumDelta are the change the entry made to the zone's
-	// Fingerprint.
-	RowsDelta, SumDelta int64
 }
 
 // SetJournalLimits sets how many journal entries per zone are kept and for
@@ -57,9 +56,13 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 		// told apart by serial: break the chain.
 		return t.clearJournal()
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, rows_delta, sum_delta, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
-		rrLines(t.Removed()), rrLines(t.Added()), t.fpRows, t.fpSum, t.now.Unix())
+	after, err := zoneVersion(t.ctx, t.tx, t.zoneID)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
+		rrLines(t.Removed()), rrLines(t.Added()), after.Changes, t.now.Unix())
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
@@ -75,6 +78,22 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 	return nil
 }
 
+// journalBehind reports whether the zone's journal ends at another version
+// than before, the one this transaction starts from: another program
+// changed the zone after the last journaled change, which the journal
+// cannot describe. An empty journal has nothing to be behind.
+func (t *Tx) journalBehind(before ZoneVersion) (bool, error) {
+	var last int64
+	err := t.tx.QueryRowContext(t.ctx, "SELECT to_changes FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1", t.zone).Scan(&last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("journal: %w", err)
+	}
+	return last != before.Changes, nil
+}
+
 func (t *Tx) clearJournal() error {
 	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM mcns_journal WHERE zone = ?", t.zone); err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -82,10 +101,8 @@ func (t *Tx) clearJournal() error {
 	return nil
 }
 
-// ClearJournal drops a zone's journal. mcns calls it when it notices a
-// change made outside the store (pdnsutil, the sqlite3 shell), which the
-// journal cannot describe: incremental transfers across it would be wrong,
-// so they fall back to full transfers until new entries accumulate.
+// ClearJournal drops a zone's journal: incremental transfers from any
+// earlier serial fall back to full ones until new entries accumulate.
 func (s *Store) ClearJournal(ctx context.Context, zone string) error {
 	zone, err := zoneName(zone)
 	if err != nil {
@@ -98,15 +115,17 @@ func (s *Store) ClearJournal(ctx context.Context, zone string) error {
 }
 
 // Journal returns the chain of entries leading a zone from serial from to
-// serial to, oldest first. ok is false when the journal does not connect
-// the two serials (trimmed, cleared after an outside edit, or never
-// recorded), in which case a full transfer is needed.
-func (s *Store) Journal(ctx context.Context, zone string, from, to uint32) (entries []JournalEntry, ok bool, err error) {
+// serial to, whose data is the zone's version changes (ZoneVersion), oldest
+// first. ok is false when the journal does not connect the two serials
+// (trimmed, reset, never recorded) or does not account for every change up
+// to that version (another program edited the zone, maybe keeping the
+// serial), in which case a full transfer is needed.
+func (s *Store) Journal(ctx context.Context, zone string, from, to uint32, changes int64) (entries []JournalEntry, ok bool, err error) {
 	zone, err = zoneName(zone)
 	if err != nil {
 		return nil, false, err
 	}
-	links, ok, err := s.journalChain(ctx, zone, from, to)
+	links, ok, err := s.journalChain(ctx, zone, from, to, changes)
 	if err != nil || !ok || len(links) == 0 {
 		return nil, ok, err
 	}
@@ -126,7 +145,7 @@ func (s *Store) Journal(ctx context.Context, zone string, from, to uint32) (entr
 			return nil, false, fmt.Errorf("journal of %s changed while read", zone)
 		}
 		l := links[i]
-		e := JournalEntry{From: l.from, To: l.to, RowsDelta: l.rows, SumDelta: l.sum}
+		e := JournalEntry{From: l.from, To: l.to}
 		old, err1 := dns.NewRR(oldText)
 		cur, err2 := dns.NewRR(newText)
 		oldSOA, ok1 := old.(*dns.SOA)
@@ -156,16 +175,16 @@ func (s *Store) Journal(ctx context.Context, zone string, from, to uint32) (entr
 type link struct {
 	id        int64
 	from, to  uint32
-	rows, sum int64
+	toChanges int64
 }
 
 // journalChain finds the entries leading zone from serial from to serial
-// to, reading only their serials and fingerprint changes.
-func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32) ([]link, bool, error) {
+// to at zone version changes, reading only their serials and versions.
+func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32, changes int64) ([]link, bool, error) {
 	if from == to {
 		return nil, true, nil
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, from_serial, to_serial, rows_delta, sum_delta FROM mcns_journal WHERE zone = ? ORDER BY id", zone)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, from_serial, to_serial, to_changes FROM mcns_journal WHERE zone = ? ORDER BY id", zone)
 	if err != nil {
 		return nil, false, err
 	}
@@ -173,7 +192,7 @@ func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32) 
 	for rows.Next() {
 		var l link
 		var f, t int64
-		if err := rows.Scan(&l.id, &f, &t, &l.rows, &l.sum); err != nil {
+		if err := rows.Scan(&l.id, &f, &t, &l.toChanges); err != nil {
 			rows.Close()
 			return nil, false, err
 		}
@@ -193,7 +212,8 @@ func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32) 
 			break
 		}
 	}
-	if end < 0 {
+	if end < 0 || links[end].toChanges != changes {
+		// Not there, or the data moved on without an entry.
 		return nil, false, nil
 	}
 	for i := end; i >= 0; i-- {
@@ -205,32 +225,6 @@ func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32) 
 		}
 	}
 	return nil, false, nil
-}
-
-// JournalExplains reports whether the journal accounts for all of a change
-// of zone from (serial from, fingerprint fromFP) to (serial to, toFP): a
-// chain of entries connects the serials and their fingerprint changes add
-// up to the difference. When it does not, something else wrote to the zone
-// (pdnsutil, the sqlite3 shell, an edit that kept the serial), and the
-// journal must not be used across that change.
-func (s *Store) JournalExplains(ctx context.Context, zone string, from, to uint32, fromFP, toFP Fingerprint) (bool, error) {
-	if fromFP.ID != toFP.ID {
-		return false, nil // the zone was deleted and created again
-	}
-	zone, err := zoneName(zone)
-	if err != nil {
-		return false, err
-	}
-	links, ok, err := s.journalChain(ctx, zone, from, to)
-	if err != nil || !ok {
-		return false, err
-	}
-	var rows, sum int64
-	for _, l := range links {
-		rows += l.rows
-		sum += l.sum
-	}
-	return fromFP.Rows+rows == toFP.Rows && fromFP.Sum+sum == toFP.Sum, nil
 }
 
 // rrLines is records in presentation format, one per line, owner names in

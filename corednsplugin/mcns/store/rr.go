@@ -10,7 +10,7 @@ import (
 )
 
 // canonical returns name as a lower-case FQDN.
-func canonical(name string) string { return strings.ToLower(dns.Fqdn(name)) }
+func canonical(name string) string { return dns.CanonicalName(name) }
 
 // dbName is how PowerDNS stores an owner name: lower case, no trailing dot.
 func dbName(fqdn string) string {

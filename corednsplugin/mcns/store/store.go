@@ -95,6 +95,20 @@ type Store struct {
 	// SetAllowedZones).
 	allowZones []string
 
+	// onCommit is told of every committed change (see OnCommit); dmu
+	// keeps deliveries in commit order once wmu is released.
+	onCommit []func([]Change)
+	dmu      sync.Mutex
+	// pending are committed changes not yet delivered, in commit order,
+	// guarded by qmu.
+	pending []Change
+	qmu     sync.Mutex
+	// committed is the zone version (domains.id -> change counter) each
+	// zone's last write through this store left, guarded by wmu. It tells
+	// the store's own changes, whose commit callbacks may still be
+	// running, from other programs' (ZoneStates).
+	committed map[int64]int64
+
 	// Journal limits per zone, guarded by wmu.
 	journalEntries int
 	journalAge     time.Duration
@@ -119,7 +133,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{path: path, db: db, now: time.Now, journalEntries: DefaultJournalEntries, journalAge: DefaultJournalAge}
+	s := &Store{path: path, db: db, now: time.Now, committed: map[int64]int64{}, journalEntries: DefaultJournalEntries, journalAge: DefaultJournalAge}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.migrate(ctx); err != nil {

@@ -11,9 +11,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// maxTTL is the largest TTL RFC 2181 §8 allows.
-const maxTTL = 1<<31 - 1
-
 // Tx is one write transaction on one zone. Every change to zone data is made
 // through a Tx inside Store.Update, which validates each record against the
 // zone's rules and bumps the SOA serial once at the end.
@@ -36,11 +33,6 @@ type Tx struct {
 	// and then deleted here, or a record removed and then added back
 	// unchanged, leaves no trace.
 	diff diff
-
-	// fpRows and fpSum are the change of the zone's Fingerprint made by
-	// this transaction, kept in its journal entry so a reader can tell
-	// whether the journal explains a change it sees (see JournalExplains).
-	fpRows, fpSum int64
 
 	// index holds the rows of a zone created in this transaction, so
 	// importing a large zone checks its rules in memory instead of with a
@@ -75,34 +67,73 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 		return err
 	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	change, err := s.update(ctx, zone, fn)
+	if err != nil || change == nil {
+		s.wmu.Unlock()
+		return err
+	}
+	// The next writer may commit while this change is delivered. Changes
+	// queue in commit order; whoever delivers takes every change queued so
+	// far, so a burst of writes reaches readers as one batch, and each
+	// writer returns only after its own change was delivered.
+	s.qmu.Lock()
+	s.pending = append(s.pending, *change)
+	s.qmu.Unlock()
+	hooks := s.onCommit
+	s.wmu.Unlock()
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.qmu.Lock()
+	batch := s.pending
+	s.pending = nil
+	s.qmu.Unlock()
+	if len(batch) > 0 {
+		for _, f := range hooks {
+			f(batch)
+		}
+	}
+	return nil
+}
+
+// update is Update's transaction, run under wmu; it returns the committed
+// change, nil if nothing changed.
+func (s *Store) update(ctx context.Context, zone string, fn func(*Tx) error) (*Change, error) {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback()
 	t := &Tx{tx: sqlTx, ctx: ctx, zone: zone, now: s.now()}
 	err = sqlTx.QueryRowContext(ctx, "SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
+		return nil, err
 	}
 	// The SOA before the change heads the change's journal entry.
 	var oldSOA *dns.SOA
+	var before ZoneVersion
 	if t.zoneID != 0 {
 		if oldSOA, err = t.SOA(); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+			return nil, err
+		}
+		if before, err = zoneVersion(ctx, sqlTx, t.zoneID); err != nil {
+			return nil, err
+		}
+		// Another program changed the zone since the last journaled
+		// change: the journal cannot describe that, so it starts over.
+		if t.resetJournal, err = t.journalBehind(before); err != nil {
+			return nil, err
 		}
 	}
 	if err := fn(t); err != nil {
-		return err
+		return nil, err
 	}
 	if t.changed && !t.deleted {
 		if err := t.checkApex(); err != nil {
-			return err
+			return nil, err
 		}
 		if !t.keepSOA {
 			if err := t.bumpSerial(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -112,14 +143,24 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 	case t.deleted || t.created || t.resetJournal:
 		// A zone's journal ends with it; a new zone starts without one.
 		if err := t.clearJournal(); err != nil {
-			return err
+			return nil, err
 		}
 	case t.changed:
 		if err := t.writeJournal(s, oldSOA); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return sqlTx.Commit()
+	change, err := t.change(oldSOA, before)
+	if err != nil {
+		return nil, err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if change != nil {
+		s.committed[change.After.ID] = change.After.Changes
+	}
+	return change, nil
 }
 
 // zoneName validates and canonicalises a zone name.
@@ -183,21 +224,6 @@ func (t *Tx) deleteZone() error {
 	}
 	t.deleted, t.changed = true, true
 	return nil
-}
-
-// firstSerial is the serial of a zone created now: today's YYYYMMDD00, or,
-// for a zone deleted before, the serial after the one it had then, so
-// secondaries still holding the old zone see the new one as newer.
-func (t *Tx) firstSerial() (uint32, error) {
-	var last int64
-	err := t.tx.QueryRowContext(t.ctx, "SELECT last_serial FROM mcns_deleted_zones WHERE zone = ?", t.zone).Scan(&last)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return NextSerial(0, t.now), nil
-	case err != nil:
-		return 0, err
-	}
-	return NextSerial(uint32(last), t.now), nil
 }
 
 // row is a served records row.
@@ -299,9 +325,6 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 			return 0, err
 		}
 	}
-	if err := t.fingerprintRow(id, 1); err != nil {
-		return 0, err
-	}
 	if t.index != nil {
 		t.index[owner] = append(t.index[owner], row{id: id, rr: rr})
 	}
@@ -310,123 +333,6 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 		t.diff.add(id, rr)
 	}
 	return id, nil
-}
-
-// dnameRules enforces RFC 6672 §2.3: no data below a DNAME's owner, in
-// either order of insertion.
-func (t *Tx) dnameRules(owner string, typ uint16) error {
-	labels := dns.Split(owner)
-	for _, off := range labels[1:] {
-		anc := owner[off:]
-		if anc != t.zone && !dns.IsSubDomain(t.zone, anc) {
-			break
-		}
-		has := false
-		if t.index != nil {
-			for _, r := range t.index[anc] {
-				has = has || r.rr.Header().Rrtype == dns.TypeDNAME
-			}
-		} else {
-			rows, err := t.rowsAt(anc, dns.TypeDNAME)
-			if err != nil {
-				return err
-			}
-			has = len(rows) > 0
-		}
-		if has {
-			return fmt.Errorf("%w: %s is below the DNAME at %s; no data may exist there (RFC 6672 §2.3)", ErrConflict, owner, anc)
-		}
-	}
-	if typ != dns.TypeDNAME {
-		return nil
-	}
-	below := 0
-	if t.index != nil {
-		for name := range t.index {
-			if name != owner && dns.IsSubDomain(owner, name) {
-				below++
-			}
-		}
-	} else {
-		suffix := "." + dbName(owner)
-		err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM records WHERE domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != '' AND substr(name, -?) = ?",
-			t.zoneID, len(suffix), suffix).Scan(&below)
-		if err != nil {
-			return err
-		}
-	}
-	if below > 0 {
-		return fmt.Errorf("%w: %s has names below it; a DNAME there would hide them (RFC 6672 §2.3)", ErrConflict, owner)
-	}
-	return nil
-}
-
-// authFor is PowerDNS's auth flag for a new row: delegation NS sets are not
-// authoritative data. Glue below a delegation is fixed up by pdnsutil
-// rectify-zone; serving does not depend on the flag.
-func (t *Tx) authFor(owner string, typ uint16) int {
-	if typ == dns.TypeNS && owner != t.zone {
-		return 0
-	}
-	return 1
-}
-
-// cnameCompanion lists the types RFC 4035 §2.5 allows beside a CNAME.
-func cnameCompanion(t uint16) bool {
-	return t == dns.TypeRRSIG || t == dns.TypeNSEC
-}
-
-// sameRdata compares RDATA ignoring TTL and owner case.
-func sameRdata(a, b dns.RR) bool {
-	a, b = dns.Copy(a), dns.Copy(b)
-	a.Header().Name, b.Header().Name = canonical(a.Header().Name), canonical(b.Header().Name)
-	return dns.IsDuplicate(a, b)
-}
-
-func rdataString(rr dns.RR) string {
-	return strings.TrimPrefix(rr.String(), rr.Header().String())
-}
-
-// check applies the per-record rules that do not depend on other records.
-func (t *Tx) check(rr dns.RR) error {
-	h := rr.Header()
-	owner := canonical(h.Name)
-	if h.Class != dns.ClassINET {
-		return fmt.Errorf("%w: class %s: only IN is served", ErrInvalid, dns.ClassToString[h.Class])
-	}
-	if h.Ttl > maxTTL {
-		return fmt.Errorf("%w: TTL %d is above 2147483647", ErrInvalid, h.Ttl)
-	}
-	if owner != t.zone && !dns.IsSubDomain(t.zone, owner) {
-		return fmt.Errorf("%w: %s is not inside zone %s", ErrInvalid, owner, t.zone)
-	}
-	switch h.Rrtype {
-	case dns.TypeSOA:
-		if owner != t.zone {
-			return fmt.Errorf("%w: SOA only at the zone apex", ErrInvalid)
-		}
-	case dns.TypeCNAME:
-		if owner == t.zone {
-			return fmt.Errorf("%w: no CNAME at the zone apex (RFC 1034 §3.6.2)", ErrInvalid)
-		}
-	case dns.TypeNSEC3, dns.TypeNSEC3PARAM:
-		return fmt.Errorf("%w: %s records are not served", ErrInvalid, dns.TypeToString[h.Rrtype])
-	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNone:
-		return fmt.Errorf("%w: %s is not a record type for zone data", ErrInvalid, dns.TypeToString[h.Rrtype])
-	}
-	if _, ok := dns.TypeToString[h.Rrtype]; !ok {
-		return fmt.Errorf("%w: unknown type %d", ErrInvalid, h.Rrtype)
-	}
-	if err := checkRdata(rr); err != nil {
-		return fmt.Errorf("%w: %s %s: %v", ErrInvalid, owner, dns.TypeToString[h.Rrtype], err)
-	}
-	if t.packBuf == nil {
-		t.packBuf = make([]byte, dns.MaxMsgSize)
-	}
-	if _, err := dns.PackRR(rr, t.packBuf, 0, nil, false); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, owner, err)
-	}
-	return nil
 }
 
 // Delete removes the served record with id from the zone, returning it. A
@@ -453,9 +359,6 @@ func (t *Tx) Delete(id int64) (dns.RR, error) {
 	}
 	rr, _ := parseRow(name, typ, content, ttl.Int64, prio.Int64)
 	t.index = nil // from here on, rules are checked against the table
-	if err := t.fingerprintRow(id, -1); err != nil {
-		return nil, err
-	}
 	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM records WHERE id = ?", id); err != nil {
 		return nil, err
 	}
@@ -478,135 +381,4 @@ func (t *Tx) RRset(owner string, typ uint16) (ids []int64, rrs []dns.RR, err err
 		rrs = append(rrs, r.rr)
 	}
 	return ids, rrs, err
-}
-
-// SOA returns the zone's SOA record. Asking by the apex name lets SQLite use
-// the (domain_id, name, type) index instead of scanning the zone's rows.
-func (t *Tx) SOA() (*dns.SOA, error) {
-	if err := t.requireZone(); err != nil {
-		return nil, err
-	}
-	var (
-		id      int64
-		name    string
-		content string
-		ttl     sql.NullInt64
-	)
-	err := t.tx.QueryRowContext(t.ctx, "SELECT id, name, content, ttl FROM records WHERE domain_id = ? AND name = ? AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1", t.zoneID, dbName(t.zone)).
-		Scan(&id, &name, &content, &ttl)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: zone %s has no SOA record", ErrNotFound, t.zone)
-	}
-	if err != nil {
-		return nil, err
-	}
-	rr, err := parseRow(name, "SOA", content, ttl.Int64, 0)
-	if err != nil {
-		return nil, fmt.Errorf("zone %s: stored SOA: %w", t.zone, err)
-	}
-	t.soaRowID = id
-	return rr.(*dns.SOA), nil
-}
-
-// SetSOA replaces the zone's SOA with soa, whose serial must be greater
-// (RFC 1982) than the current one; that serial is kept instead of the
-// automatic bump, as RFC 2136 §3.4.2.2 has it for an UPDATE carrying an SOA.
-func (t *Tx) SetSOA(soa *dns.SOA) error {
-	cur, err := t.SOA()
-	if err != nil {
-		return err
-	}
-	if !SerialAfter(soa.Serial, cur.Serial) {
-		return fmt.Errorf("%w: SOA serial %d is not greater than %d", ErrInvalid, soa.Serial, cur.Serial)
-	}
-	soa = dns.Copy(soa).(*dns.SOA)
-	soa.Hdr.Class = dns.ClassINET
-	t.keepSOA = true
-	return t.setSOA(soa)
-}
-
-// setSOA writes soa over the zone's SOA row, or inserts it.
-func (t *Tx) setSOA(soa *dns.SOA) error {
-	soa.Hdr.Name = t.zone
-	if err := t.check(soa); err != nil {
-		return err
-	}
-	if t.soaRowID == 0 {
-		if _, err := t.SOA(); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-	}
-	content, _ := contentOf(soa)
-	if t.soaRowID == 0 {
-		_, err := t.add(soa, 0)
-		return err
-	}
-	if err := t.fingerprintRow(t.soaRowID, -1); err != nil {
-		return err
-	}
-	if _, err := t.tx.ExecContext(t.ctx, "UPDATE records SET content = ?, ttl = ? WHERE id = ?", content, soa.Hdr.Ttl, t.soaRowID); err != nil {
-		return err
-	}
-	t.changed = true
-	return t.fingerprintRow(t.soaRowID, 1)
-}
-
-// fingerprintRow adds (sign 1) or subtracts (sign -1) row id's hash to the
-// transaction's fingerprint change, computed by SQLite exactly as
-// Fingerprints computes it. A zone created in this transaction has no
-// journal, so its (possibly large) import skips the work.
-func (t *Tx) fingerprintRow(id int64, sign int64) error {
-	if t.created {
-		return nil
-	}
-	var h int64
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT "+rowHashSQL+" FROM records r WHERE r.id = ?", id).Scan(&h); err != nil {
-		return fmt.Errorf("fingerprint of row %d: %w", id, err)
-	}
-	t.fpRows += sign
-	t.fpSum += sign * h
-	return nil
-}
-
-// checkApex keeps the zone servable: it must keep an apex NS record.
-func (t *Tx) checkApex() error {
-	var n int
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM records WHERE domain_id = ? AND name = ? AND type = 'NS' AND disabled = 0", t.zoneID, dbName(t.zone)).Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("%w: zone %s would be left without an apex NS record", ErrConflict, t.zone)
-	}
-	return nil
-}
-
-// bumpSerial moves the SOA serial forward once: to today's date as
-// YYYYMMDD00 when that is greater (RFC 1982), else by one, the way BIND's
-// "serial-update-method date" does; zero is skipped (RFC 2136 §7.11).
-func (t *Tx) bumpSerial() error {
-	soa, err := t.SOA()
-	if err != nil {
-		return err
-	}
-	soa.Serial = NextSerial(soa.Serial, t.now)
-	return t.setSOA(soa)
-}
-
-// NextSerial is the serial after old at time now, in YYYYMMDDNN form.
-func NextSerial(old uint32, now time.Time) uint32 {
-	y, m, d := now.UTC().Date()
-	date := uint32(y*1000000 + int(m)*10000 + d*100)
-	if SerialAfter(date, old) {
-		return date
-	}
-	next := old + 1
-	if next == 0 {
-		next = 1
-	}
-	return next
-}
-
-// SerialAfter is RFC 1982 serial number comparison: a is after b.
-func SerialAfter(a, b uint32) bool {
-	return a != b && a-b < 1<<31
 }

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// The zone's rules for records, checked inside the write transaction:
+// per-record validity, CNAME and DNAME exclusivity, the apex NS.
+
+// maxTTL is the largest TTL RFC 2181 §8 allows.
+const maxTTL = 1<<31 - 1
+
+// dnameRules enforces RFC 6672 §2.3: no data below a DNAME's owner, in
+// either order of insertion.
+func (t *Tx) dnameRules(owner string, typ uint16) error {
+	labels := dns.Split(owner)
+	for _, off := range labels[1:] {
+		anc := owner[off:]
+		if anc != t.zone && !dns.IsSubDomain(t.zone, anc) {
+			break
+		}
+		has := false
+		if t.index != nil {
+			for _, r := range t.index[anc] {
+				has = has || r.rr.Header().Rrtype == dns.TypeDNAME
+			}
+		} else {
+			rows, err := t.rowsAt(anc, dns.TypeDNAME)
+			if err != nil {
+				return err
+			}
+			has = len(rows) > 0
+		}
+		if has {
+			return fmt.Errorf("%w: %s is below the DNAME at %s; no data may exist there (RFC 6672 §2.3)", ErrConflict, owner, anc)
+		}
+	}
+	if typ != dns.TypeDNAME {
+		return nil
+	}
+	below := 0
+	if t.index != nil {
+		for name := range t.index {
+			if name != owner && dns.IsSubDomain(owner, name) {
+				below++
+			}
+		}
+	} else {
+		suffix := "." + dbName(owner)
+		err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM records WHERE domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != '' AND substr(name, -?) = ?",
+			t.zoneID, len(suffix), suffix).Scan(&below)
+		if err != nil {
+			return err
+		}
+	}
+	if below > 0 {
+		return fmt.Errorf("%w: %s has names below it; a DNAME there would hide them (RFC 6672 §2.3)", ErrConflict, owner)
+	}
+	return nil
+}
+
+// authFor is PowerDNS's auth flag for a new row: delegation NS sets are not
+// authoritative data. Glue below a delegation is fixed up by pdnsutil
+// rectify-zone; serving does not depend on the flag.
+func (t *Tx) authFor(owner string, typ uint16) int {
+	if typ == dns.TypeNS && owner != t.zone {
+		return 0
+	}
+	return 1
+}
+
+// cnameCompanion lists the types RFC 4035 §2.5 allows beside a CNAME.
+func cnameCompanion(t uint16) bool {
+	return t == dns.TypeRRSIG || t == dns.TypeNSEC
+}
+
+// sameRdata compares RDATA ignoring TTL and owner case.
+func sameRdata(a, b dns.RR) bool {
+	a, b = dns.Copy(a), dns.Copy(b)
+	a.Header().Name, b.Header().Name = canonical(a.Header().Name), canonical(b.Header().Name)
+	return dns.IsDuplicate(a, b)
+}
+
+func rdataString(rr dns.RR) string {
+	return strings.TrimPrefix(rr.String(), rr.Header().String())
+}
+
+// check applies the per-record rules that do not depend on other records.
+func (t *Tx) check(rr dns.RR) error {
+	h := rr.Header()
+	owner := canonical(h.Name)
+	if h.Class != dns.ClassINET {
+		return fmt.Errorf("%w: class %s: only IN is served", ErrInvalid, dns.ClassToString[h.Class])
+	}
+	if h.Ttl > maxTTL {
+		return fmt.Errorf("%w: TTL %d is above 2147483647", ErrInvalid, h.Ttl)
+	}
+	if owner != t.zone && !dns.IsSubDomain(t.zone, owner) {
+		return fmt.Errorf("%w: %s is not inside zone %s", ErrInvalid, owner, t.zone)
+	}
+	switch h.Rrtype {
+	case dns.TypeSOA:
+		if owner != t.zone {
+			return fmt.Errorf("%w: SOA only at the zone apex", ErrInvalid)
+		}
+	case dns.TypeCNAME:
+		if owner == t.zone {
+			return fmt.Errorf("%w: no CNAME at the zone apex (RFC 1034 §3.6.2)", ErrInvalid)
+		}
+	case dns.TypeNSEC3, dns.TypeNSEC3PARAM:
+		return fmt.Errorf("%w: %s records are not served", ErrInvalid, dns.TypeToString[h.Rrtype])
+	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeMAILA, dns.TypeMAILB, dns.TypeNone:
+		return fmt.Errorf("%w: %s is not a record type for zone data", ErrInvalid, dns.TypeToString[h.Rrtype])
+	}
+	if _, ok := dns.TypeToString[h.Rrtype]; !ok {
+		return fmt.Errorf("%w: unknown type %d", ErrInvalid, h.Rrtype)
+	}
+	if err := checkRdata(rr); err != nil {
+		return fmt.Errorf("%w: %s %s: %v", ErrInvalid, owner, dns.TypeToString[h.Rrtype], err)
+	}
+	if t.packBuf == nil {
+		t.packBuf = make([]byte, dns.MaxMsgSize)
+	}
+	if _, err := dns.PackRR(rr, t.packBuf, 0, nil, false); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, owner, err)
+	}
+	return nil
+}
+
+// checkApex keeps the zone servable: it must keep an apex NS record.
+func (t *Tx) checkApex() error {
+	var n int
+	if err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM records WHERE domain_id = ? AND name = ? AND type = 'NS' AND disabled = 0", t.zoneID, dbName(t.zone)).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: zone %s would be left without an apex NS record", ErrConflict, t.zone)
+	}
+	return nil
+}
