@@ -4,6 +4,12 @@
 // token's SHA-256:
 //
 //	go run ./cmd/mcns-token -name ops -roles admin
+//
+// A repeatable -scope ZONE:PATTERN:TYPES limits the token to some names and
+// types of some zones (the tokens file format is in the api package's
+// README):
+//
+//	mcns-token -name acme -roles admin -scope 'example.net:*.example.net.:TXT'
 package main
 
 import (
@@ -21,15 +27,31 @@ import (
 func main() {
 	name := flag.String("name", "", "who the token is for (required, no spaces)")
 	roles := flag.String("roles", "", "comma-separated roles; \"admin\" may write, any token may read (required)")
+	var scopes scopeFlags
+	flag.Var(&scopes, "scope", "limit the token to ZONE:PATTERN:TYPES (repeatable), e.g. example.net:_acme-challenge:TXT")
 	flag.Parse()
-	if err := run(os.Stdout, *name, *roles); err != nil {
+	if err := run(os.Stdout, *name, *roles, scopes...); err != nil {
 		fmt.Fprintln(os.Stderr, "mcns-token:", err)
 		flag.Usage()
 		os.Exit(2)
 	}
 }
 
-func run(w io.Writer, name, roles string) error {
+// scopeFlags collects the -scope flags, each checked as it is read.
+type scopeFlags []api.Scope
+
+func (f *scopeFlags) String() string { return fmt.Sprint([]api.Scope(*f)) }
+
+func (f *scopeFlags) Set(s string) error {
+	sc, err := api.ParseScope(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, sc)
+	return nil
+}
+
+func run(w io.Writer, name, roles string, scopes ...api.Scope) error {
 	if name == "" || strings.ContainsAny(name, " \t\r\n#") {
 		return fmt.Errorf("-name must be a non-empty word, got %q", name)
 	}
@@ -47,6 +69,6 @@ func run(w io.Writer, name, roles string) error {
 		return err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(b)
-	_, err := fmt.Fprintf(w, "token: %s\ntokens file line: %s\n", tok, api.TokenLine(tok, name, rs))
+	_, err := fmt.Fprintf(w, "token: %s\ntokens file line: %s\n", tok, api.TokenLine(tok, name, rs, scopes...))
 	return err
 }

@@ -37,3 +37,31 @@ func TestMint(t *testing.T) {
 		}
 	}
 }
+
+func TestMintScoped(t *testing.T) {
+	var f scopeFlags
+	for _, s := range []string{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net:*._acme-challenge:TXT"} {
+		if err := f.Set(s); err == nil && s == "svc.example.net:_acme-challenge.*:TXT" {
+			t.Errorf("-scope %q accepted: a * may only lead the pattern", s)
+		}
+	}
+	if len(f) != 1 {
+		t.Fatalf("%d scopes kept, want 1", len(f))
+	}
+	if err := f.Set("svc.example.net:@:A,AAAA"); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := run(&out, "acme", "admin", f...); err != nil {
+		t.Fatal(err)
+	}
+	want := " acme admin scope=svc.example.net.:*._acme-challenge.svc.example.net.:TXT scope=svc.example.net.:@:A,AAAA\n"
+	if !strings.HasSuffix(out.String(), want) {
+		t.Errorf("output %q does not end in %q", out.String(), want)
+	}
+	for _, bad := range []string{"", "svc.example.net", "svc.example.net:@", "svc.example.net:@:NOPE", "svc.example.net:other.org.:TXT", ":@:TXT"} {
+		if err := f.Set(bad); err == nil {
+			t.Errorf("-scope %q accepted", bad)
+		}
+	}
+}

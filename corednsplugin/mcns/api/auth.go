@@ -68,7 +68,12 @@ func (s *Server) Healthy() error {
 var errNoToken = errors.New("missing bearer token")
 
 // bearer extracts the token of an "Authorization: Bearer TOKEN" header.
+// PowerDNS's API paths (/api) also take the token from X-API-Key, the
+// header PowerDNS clients send.
 func bearer(r *http.Request) (string, error) {
+	if k := strings.TrimSpace(r.Header.Get("X-API-Key")); k != "" && (r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")) {
+		return k, nil
+	}
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {

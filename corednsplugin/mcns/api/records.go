@@ -153,6 +153,9 @@ func (q *recordRequest) spec(zone string, base store.RecordSpec) (store.RecordSp
 
 func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 	zone, err := zoneParam(r)
+	if err == nil {
+		err = checkSee(r, zone)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -181,6 +184,9 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
 	zone, id, err := recordRef(r)
+	if err == nil {
+		err = checkSee(r, zone)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -195,6 +201,9 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 	zone, err := zoneParam(r)
+	if err == nil {
+		err = checkSee(r, zone)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -216,6 +225,9 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 		base.TTL = z.TTL
 	}
 	spec, err := q.spec(zone, base)
+	if err == nil {
+		err = checkChange(r, zone, spec.Name, spec.Type)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -232,6 +244,9 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 	zone, id, err := recordRef(r)
+	if err == nil {
+		err = checkSee(r, zone)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -242,11 +257,17 @@ func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cur, err := s.store.Record(r.Context(), zone, id)
+	if err == nil {
+		err = checkChange(r, zone, cur.Name, cur.Type)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
 	spec, err := q.spec(zone, store.RecordSpec{Name: cur.Name, Type: cur.Type, Value: fullValue(cur), TTL: cur.TTL})
+	if err == nil {
+		err = checkChange(r, zone, spec.Name, spec.Type)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -262,9 +283,23 @@ func (s *Server) updateRecord(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request) {
 	zone, id, err := recordRef(r)
+	if err == nil {
+		err = checkSee(r, zone)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
+	}
+	// A scoped principal may delete only a record its scopes cover.
+	if p := principalFrom(r.Context()); p != nil && len(p.Scopes) > 0 {
+		cur, err := s.store.Record(r.Context(), zone, id)
+		if err == nil {
+			err = checkChange(r, zone, cur.Name, cur.Type)
+		}
+		if err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
 	}
 	if err := s.store.DeleteRecord(writeCtx(r), zone, id); err != nil {
 		s.writeErr(w, r, err)

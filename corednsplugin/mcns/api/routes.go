@@ -47,6 +47,14 @@ func (s *Server) routes() http.Handler {
 		{"/v1/zones/{zone}/records", []route{{"GET", read(s.listRecords)}, {"POST", write(s.createRecord)}}},
 		{"/v1/zones/{zone}/records/{id}", []route{{"GET", read(s.getRecord)}, {"PUT", write(s.updateRecord)}, {"DELETE", write(s.deleteRecord)}}},
 		{"/v1/admin/snapshot", []route{{"POST", write(s.snapshot)}}},
+		// PowerDNS's HTTP API (pdns*.go).
+		{"/api", []route{{"GET", read(s.pdnsAPIVersions)}}},
+		{"/api/v1/servers", []route{{"GET", read(s.pdnsServers)}}},
+		{"/api/v1/servers/{server}", []route{{"GET", read(s.pdnsServer)}}},
+		{"/api/v1/servers/{server}/zones", []route{{"GET", read(s.pdnsListZones)}, {"POST", write(s.pdnsCreateZone)}}},
+		{"/api/v1/servers/{server}/zones/{zone}", []route{{"GET", read(s.pdnsGetZone)}, {"PATCH", write(s.pdnsPatchZone)}, {"DELETE", write(s.pdnsDeleteZone)}}},
+		{"/api/v1/servers/{server}/zones/{zone}/notify", []route{{"PUT", write(s.pdnsNotify)}}},
+		{"/api/v1/servers/{server}/zones/{zone}/export", []route{{"GET", read(s.pdnsExport)}}},
 	}
 	for _, t := range table {
 		var allow []string

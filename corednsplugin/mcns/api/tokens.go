@@ -18,6 +18,9 @@ type Principal struct {
 	Name   string
 	Roles  []string
 	Source string // "tokens" or "mcias"
+	// Scopes, when any, limit the principal to these zones, names and
+	// types (see Scope); MCIAS principals are never scoped.
+	Scopes []Scope
 }
 
 // Has reports whether p holds role.
@@ -40,14 +43,23 @@ type tokenHash [sha256.Size]byte
 
 func hashToken(tok string) tokenHash { return sha256.Sum256([]byte(tok)) }
 
-// TokenLine is the tokens-file line for a token.
-func TokenLine(token, name string, roles []string) string {
+// TokenLine is the tokens-file line for a token, with a scope= field for
+// each scope.
+func TokenLine(token, name string, roles []string, scopes ...Scope) string {
 	h := hashToken(token)
-	return tokenHashPrefix + hex.EncodeToString(h[:]) + " " + name + " " + strings.Join(roles, ",")
+	line := tokenHashPrefix + hex.EncodeToString(h[:]) + " " + name + " " + strings.Join(roles, ",")
+	for _, sc := range scopes {
+		line += " " + scopeField + sc.String()
+	}
+	return line
 }
 
-// loadTokensFile reads "sha256:<hex> <name> <role>[,<role>]" lines; blank
-// lines and lines starting with # are skipped. Errors name file and line.
+// scopeField starts each optional scope of a tokens-file line.
+const scopeField = "scope="
+
+// loadTokensFile reads "sha256:<hex> <name> <role>[,<role>] [scope=...]..."
+// lines; blank lines and lines starting with # are skipped. Errors name
+// file and line.
 func loadTokensFile(path string) (map[tokenHash]Principal, error) {
 	tokens, _, err := readTokensFile(path)
 	return tokens, err
@@ -86,8 +98,12 @@ func parseTokens(path string, data []byte) (map[tokenHash]Principal, error) {
 			continue
 		}
 		f := strings.Fields(text)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("%s:%d: want \"sha256:<hex> <name> <role>[,<role>]\"", path, line)
+		if len(f) < 3 {
+			return nil, fmt.Errorf("%s:%d: want \"sha256:<hex> <name> <role>[,<role>] [scope=ZONE:PATTERN:TYPES]...\"", path, line)
+		}
+		scopes, err := parseScopeFields(f[3:])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		hexed, ok := strings.CutPrefix(f[0], tokenHashPrefix)
 		if !ok {
@@ -109,12 +125,29 @@ func parseTokens(path string, data []byte) (map[tokenHash]Principal, error) {
 		if _, dup := out[h]; dup {
 			return nil, fmt.Errorf("%s:%d: the same token hash is listed twice", path, line)
 		}
-		out[h] = Principal{Name: f[1], Roles: roles, Source: "tokens"}
+		out[h] = Principal{Name: f[1], Roles: roles, Source: "tokens", Scopes: scopes}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
+}
+
+// parseScopeFields reads a tokens-file line's scope= fields.
+func parseScopeFields(fields []string) ([]Scope, error) {
+	var scopes []Scope
+	for _, f := range fields {
+		text, ok := strings.CutPrefix(f, scopeField)
+		if !ok {
+			return nil, fmt.Errorf("want only scope=ZONE:PATTERN:TYPES fields after the roles, got %q", f)
+		}
+		sc, err := ParseScope(text)
+		if err != nil {
+			return nil, err
+		}
+		scopes = append(scopes, sc)
+	}
+	return scopes, nil
 }
 
 // tokenFile is the tokens file, re-read when it changes (another file

@@ -100,14 +100,21 @@ func (s *Server) listZones(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, r, err)
 		return
 	}
-	if zones == nil {
-		zones = []store.Zone{}
+	visible := []store.Zone{}
+	for _, z := range zones {
+		if checkSee(r, z.Name) == nil {
+			visible = append(visible, z)
+		}
 	}
+	zones = visible
 	writeJSON(w, http.StatusOK, map[string]any{"zones": zones})
 }
 
 func (s *Server) getZone(w http.ResponseWriter, r *http.Request) {
 	name, err := zoneParam(r)
+	if err == nil {
+		err = checkSee(r, name)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -121,6 +128,10 @@ func (s *Server) getZone(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
+	if err := checkManage(r); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
 	if len(s.cfg.AllowZones) == 0 {
 		// A zone created here is answered authoritatively to everyone;
 		// which names the platform may claim is the operator's decision.
@@ -163,6 +174,9 @@ func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) updateZone(w http.ResponseWriter, r *http.Request) {
 	name, err := zoneParam(r)
+	if err == nil {
+		err = checkManage(r)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -194,6 +208,9 @@ func (s *Server) updateZone(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteZone(w http.ResponseWriter, r *http.Request) {
 	name, err := zoneParam(r)
+	if err == nil {
+		err = checkManage(r)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
@@ -207,6 +224,10 @@ func (s *Server) deleteZone(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	if err := checkManage(r); err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
 	if r.ContentLength > 0 {
 		if err := decode(w, r, &struct{}{}); err != nil {
 			s.writeErr(w, r, err)
