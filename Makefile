@@ -47,11 +47,12 @@ test: build
 # e2e: the deployment rehearsed across network namespaces (needs root; it
 # skips with a message otherwise). make test runs it too.
 e2e: build
-	EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -run TestEndToEnd ./integration
+	EDGE_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -run 'TestEndToEnd|TestACMEDNS01' ./integration
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./caddymodules/... ./corednsplugin/...
 	GO=$(GO) EDGE_BIN_DIR=$(CURDIR)/$(BIN) ./scripts/bench-dns.sh
+	GO=$(GO) EDGE_BIN_DIR=$(CURDIR)/$(BIN) ./scripts/bench-caddy.sh
 
 # run: both servers with the example configurations on high ports, all
 # state under _run/; Ctrl-C stops everything.

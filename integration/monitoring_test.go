@@ -40,8 +40,33 @@ func TestMonitoringPromtool(t *testing.T) {
 	}
 }
 
+// TestMonitoringBlackboxConfig checks blackbox.yml with the Blackbox
+// exporter's own validation, and that the validation refuses a broken
+// config (so a pass means something).
+func TestMonitoringBlackboxConfig(t *testing.T) {
+	exporter := ""
+	for _, name := range []string{"prometheus-blackbox-exporter", "blackbox_exporter"} {
+		if p, err := exec.LookPath(name); err == nil {
+			exporter = p
+			break
+		}
+	}
+	if exporter == "" {
+		t.Skip("the Blackbox exporter is not installed (Debian: prometheus-blackbox-exporter)")
+	}
+	if out, err := run(t, nil, exporter, "--config.check", "--config.file="+filepath.Join(monitoringDir(t), "blackbox.yml")); err != nil {
+		t.Errorf("blackbox.yml: %v\n%s", err, out)
+	}
+	broken := filepath.Join(t.TempDir(), "broken.yml")
+	writeFile(t, broken, "modules:\n  soa:\n    prober: dns\n    dns:\n      query_type: SOA\n      no_such_option: true\n")
+	if out, err := run(t, nil, exporter, "--config.check", "--config.file="+broken); err == nil {
+		t.Errorf("a broken config passed the check:\n%s", out)
+	}
+}
+
 // TestMonitoringMetricsExported runs bin/coredns (mcns, forward, cache,
-// transfer, prometheus) and bin/caddy (geofilter, uafilter, metrics),
+// transfer, prometheus; rrl in a second server block) and bin/caddy
+// (geofilter, uafilter, metrics),
 // drives enough traffic that the lazily created series exist, scrapes both
 // and wants every metric the alert rules and dashboards use among what they
 // export: a renamed metric fails here. It also wants both to report the
@@ -250,7 +275,7 @@ func scrapeCoreDNS(t *testing.T, bin string) (*process, string) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "example.test.zone"), exampleTestZone)
 	writeFile(t, filepath.Join(dir, "tokens"), api.TokenLine(apiToken, "monitoring", []string{"admin"})+"\n")
-	port, metricsPort, apiPort := freePort(t), freePort(t), freePort(t)
+	port, metricsPort, apiPort, rrlPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	upstream := stubUpstream(t)
 	corefile := fmt.Sprintf(`.:%[1]d {
@@ -277,8 +302,20 @@ func scrapeCoreDNS(t *testing.T, bin string) (*process, string) {
 	cache 30
 	forward . %[10]s 127.0.0.1:%[11]d
 }
+rrl.test:%[12]d {
+	bind 127.0.0.1
+	prometheus 127.0.0.1:%[2]d
+	rrl {
+		responses-per-second 1
+		window 1
+		slip 2
+	}
+	template IN A rrl.test {
+		answer "{{ .Name }} 60 IN A 192.0.2.1"
+	}
+}
 `, port, metricsPort, updKeyName, updKeySecret, freePort(t), filepath.Join(dir, "zones.db"),
-		filepath.Join(dir, "example.test.zone"), apiPort, filepath.Join(dir, "tokens"), upstream, freePort(t))
+		filepath.Join(dir, "example.test.zone"), apiPort, filepath.Join(dir, "tokens"), upstream, freePort(t), rrlPort)
 	writeFile(t, filepath.Join(dir, "Corefile"), corefile)
 	p := start(t, dir, nil, filepath.Join(bin, "coredns"), "-conf", filepath.Join(dir, "Corefile"))
 	waitFor(t, 10*time.Second, "coredns answers", func() error {
@@ -309,11 +346,20 @@ func scrapeCoreDNS(t *testing.T, bin string) (*process, string) {
 			}
 		}
 	}
+	// A burst over rrl's 1 response/s: after the first answer, responses
+	// are dropped and every second one slipped (truncated), so both
+	// counters have series. Dropped ones time out at once.
+	rrlAddr := "127.0.0.1:" + strconv.Itoa(rrlPort)
+	for range 10 {
+		m := new(dns.Msg).SetQuestion("burst.rrl.test.", dns.TypeA)
+		_, _, _ = (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, rrlAddr)
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	var text string
-	waitFor(t, 30*time.Second, "NOTIFY round and forward health check counted", func() error {
+	waitFor(t, 30*time.Second, "NOTIFY round, forward health check and rrl drops counted", func() error {
 		text = scrape(t, url)
-		for _, want := range []string{"\ncoredns_mcns_notify_rounds_total{", "\ncoredns_proxy_healthcheck_failures_total{"} {
+		for _, want := range []string{"\ncoredns_mcns_notify_rounds_total{", "\ncoredns_proxy_healthcheck_failures_total{",
+			"\ncoredns_rrl_responses_dropped_total{", "\ncoredns_rrl_responses_slipped_total{"} {
 			if !strings.Contains(text, want) {
 				return fmt.Errorf("no %s yet", strings.TrimSpace(want))
 			}
