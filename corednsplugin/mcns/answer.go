@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/file"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
@@ -18,10 +17,10 @@ import (
 // cacheable is false when the reply depends on more than the zone's data
 // (an out-of-zone CNAME target resolved through the server) or would let
 // random names grow the cache (NXDOMAIN). A nil reply means SERVFAIL.
-func answer(ctx context.Context, state request.Request, z *file.Zone, zone string, served []string) (reply *dns.Msg, cacheable bool) {
+func answer(ctx context.Context, state request.Request, z *file.Zone, zone string, snap *snapshot) (reply *dns.Msg, cacheable bool) {
 	qname, qtype := state.Name(), state.QType()
 	if qtype == dns.TypeANY {
-		return answerANY(ctx, state, z, zone, served)
+		return answerANY(ctx, state, z, zone, snap)
 	}
 	ans, ns, extra, result := z.Lookup(ctx, state, qname)
 	msg := new(dns.Msg)
@@ -51,7 +50,7 @@ func answer(ctx context.Context, state request.Request, z *file.Zone, zone strin
 	if result != file.Delegation {
 		msg.Ns = negativeSOA(msg.Ns)
 	}
-	return msg, cacheable && onlyThisZone(msg.Answer, zone, served)
+	return msg, cacheable && onlyThisZone(msg.Answer, zone, snap)
 }
 
 // onlyThisZone reports whether an answer comes from zone's data alone: no
@@ -60,17 +59,27 @@ func answer(ctx context.Context, state request.Request, z *file.Zone, zone strin
 // depends on other data and on who asked (recursion_allow); one in a zone
 // nested below this one without a delegation comes from that zone's own
 // generation. Either may change while this zone's generation stays.
-func onlyThisZone(rrs []dns.RR, zone string, served []string) bool {
-	here := func(name string) bool { return plugin.Zones(served).Matches(name) == zone }
+func onlyThisZone(rrs []dns.RR, zone string, snap *snapshot) bool {
 	for _, rr := range rrs {
-		if !here(rr.Header().Name) {
+		if !inZone(rr.Header().Name, zone, snap) {
 			return false
 		}
-		if c, ok := rr.(*dns.CNAME); ok && !here(c.Target) {
+		if c, ok := rr.(*dns.CNAME); ok && !inZone(c.Target, zone, snap) {
 			return false
 		}
 	}
 	return true
+}
+
+// inZone reports whether zone is the served zone holding name. Owner
+// names and targets keep the case they were stored in, which zoneOf's
+// exact map lookups would miss; they are lower cased first, which copies
+// only the rare name that is not lower case already.
+func inZone(name, zone string, snap *snapshot) bool {
+	if hasUpper(name) {
+		name = strings.ToLower(name)
+	}
+	return snap.zoneOf(dns.Fqdn(name)) == zone
 }
 
 // hinfoRFC8482 is the RDATA RFC 8482 §4.2 suggests for a synthesized
@@ -83,11 +92,11 @@ const hinfoRFC8482 = "RFC8482"
 // sent as the one RRset; a name with other data gets a synthesized HINFO
 // "RFC8482" with the negative-caching TTL; missing names and delegations
 // are answered as for any other type.
-func answerANY(ctx context.Context, state request.Request, z *file.Zone, zone string, served []string) (*dns.Msg, bool) {
+func answerANY(ctx context.Context, state request.Request, z *file.Zone, zone string, snap *snapshot) (*dns.Msg, bool) {
 	q := state.Req.Question[0]
 	probe := *state.Req
 	probe.Question = []dns.Question{{Name: q.Name, Qtype: dns.TypeCNAME, Qclass: q.Qclass}}
-	msg, cacheable := answer(ctx, request.Request{W: state.W, Req: &probe}, z, zone, served)
+	msg, cacheable := answer(ctx, request.Request{W: state.W, Req: &probe}, z, zone, snap)
 	if msg == nil {
 		return nil, false
 	}

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/metacircular/edge/corednsplugin/mcns/api"
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // apiToken is the admin bearer token the API tests use.
@@ -36,26 +35,9 @@ func writeTokenFile(t testing.TB) string {
 	return p
 }
 
-// freePort returns a loopback port that is free for both TCP and UDP at
-// the time of the call, for Corefiles that must name their ports up front.
-func freePort(t testing.TB) int {
-	t.Helper()
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
-	}
-	t.Fatal("no free loopback port")
-	return 0
-}
+// freePort is testutil.FreePort, for Corefiles that must name their
+// ports up front.
+func freePort(t testing.TB) int { return testutil.FreePort(t) }
 
 // apiClient drives the management API over HTTP with the admin token.
 type apiClient struct {

@@ -107,8 +107,8 @@ func TestAPIChangeIsImmediate(t *testing.T) {
 	if got := counterValue(applied) - appliedBefore; got != 2 {
 		t.Fatalf("%v changes applied, want 2", got)
 	}
-	// The poller sees data_version move but the fingerprint it expects:
-	// no rebuild.
+	// The poller sees data_version move but the zone versions the
+	// store's own writes left: no rebuild.
 	if err := m.refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -14,17 +14,11 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/metacircular/edge/internal/netlist"
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // repoRoot is the module root, for the shipped example zones.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
+func repoRoot(t testing.TB) string { return testutil.RepoRoot(t) }
 
 // nextMarker is the rcode the test's next plugin answers with, so passing a
 // query on is visible.

@@ -57,6 +57,7 @@ func (m *MCNS) start() error {
 	if err := m.refresh(ctx); err != nil {
 		m.mu.Lock()
 		m.st = nil
+		m.releaseFloorLocked()
 		m.mu.Unlock()
 		st.Close()
 		return fmt.Errorf("%s: initial load: %w", pluginName, err)
@@ -79,16 +80,18 @@ func (m *MCNS) start() error {
 // the database above them, so the first answer after a restore from an
 // older copy already carries a serial secondaries take for newer.
 func (m *MCNS) raiseSerials(ctx context.Context, st *store.Store) (*serialFloor, error) {
-	floor, err := loadSerialFloor(floorPath(m.config.dbPath))
+	floor, err := acquireSerialFloor(floorPath(m.config.dbPath))
 	if err != nil {
 		return nil, err
 	}
-	raised, err := st.RaiseSerials(ctx, floor.serials)
+	bounds := floor.floors()
+	raised, err := st.RaiseSerials(ctx, bounds)
 	if err != nil {
+		floor.release()
 		return nil, err
 	}
 	for _, z := range raised {
-		log.Warningf("Zone %s: the database's serial is behind serial %d served before (restored from an older copy?); serving a higher one, secondaries get a full transfer", z, floor.serials[z])
+		log.Warningf("Zone %s: the database's serial is behind serial %d that may have been served (restored from an older copy, or a crash since the serial was reserved); serving a higher one, secondaries get a full transfer", z, bounds[z])
 	}
 	return floor, nil
 }
@@ -138,6 +141,9 @@ func (m *MCNS) shutdown() error {
 		errs = append(errs, m.st.Close())
 		m.st = nil
 	}
+	// After the store is closed: nothing is served with a new serial
+	// any more.
+	errs = append(errs, m.releaseFloorLocked())
 	if m.failing {
 		databaseFailing.Dec()
 		m.failing = false
@@ -148,6 +154,17 @@ func (m *MCNS) shutdown() error {
 	m.mu.Unlock()
 	m.ready.Store(false)
 	return errors.Join(errs...)
+}
+
+// releaseFloorLocked lets go of the serial floor, which writes the serials
+// served when no other instance uses it. The caller holds mu.
+func (m *MCNS) releaseFloorLocked() error {
+	if m.floor == nil {
+		return nil
+	}
+	err := m.floor.release()
+	m.floor = nil
+	return err
 }
 
 func canonicalZone(s string) string { return dns.CanonicalName(s) }

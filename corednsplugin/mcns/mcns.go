@@ -76,7 +76,7 @@ func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 		// reach a forwarder.
 		return m.serveUpdate(ctx, w, r, snap)
 	}
-	zone := plugin.Zones(snap.names).Matches(qname)
+	zone := snap.zoneOf(qname)
 	if zone == "" || len(r.Question) == 0 {
 		return m.next(ctx, w, r)
 	}
@@ -110,7 +110,7 @@ func (m *MCNS) lookup(ctx context.Context, state request.Request, snap *snapshot
 		if tmpl := sz.answers.get(key); tmpl != nil {
 			return tmpl, true
 		}
-		tmpl, cacheable, read := sz.answer(ctx, state, zone, snap.names)
+		tmpl, cacheable, read := sz.answer(ctx, state, zone, snap)
 		if read {
 			if tmpl != nil && cacheable {
 				sz.answers.put(key, tmpl)
@@ -118,7 +118,7 @@ func (m *MCNS) lookup(ctx context.Context, state request.Request, snap *snapshot
 			return tmpl, true
 		}
 		snap = m.snap.Load()
-		if zone = plugin.Zones(snap.names).Matches(key.name); zone == "" {
+		if zone = snap.zoneOf(key.name); zone == "" {
 			return nil, false
 		}
 	}

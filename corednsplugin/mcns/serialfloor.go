@@ -6,33 +6,114 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/metacircular/edge/corednsplugin/mcns/store"
 )
 
-// serialFloor is the highest SOA serial served per zone, kept in a small
-// file beside the database (DBPATH.serials) and not in it: restoring an
-// older copy of the database must not take it back. On start the store
-// raises every serial above it (store.RaiseSerials), so secondaries that
-// followed later changes see the restored data as newer. Only the
-// maintainer of the snapshot (under MCNS.mu) touches it.
+// serialHeadroom is how far above a served serial the floor file reserves.
+// Serials up to the reservation are served without touching the file, so a
+// zone's file write comes once per serialHeadroom/2 of its writes; after a
+// crash the zones written since the last clean stop continue above their
+// reservation, at most this far ahead of what was served.
+const serialHeadroom = 1000
+
+// serialFloor bounds the SOA serials served per zone, kept in a small file
+// beside the database (DBPATH.serials) and not in it: restoring an older
+// copy of the database must not take it back. On start the store raises
+// every serial above the file's (store.RaiseSerials), so secondaries that
+// followed later changes see the restored data as newer.
+//
+// While serving, the file holds reservations: for each zone a serial no
+// served one is above. A serial within its zone's reservation is served
+// without writing the file; one above it waits for the file to reserve
+// serialHeadroom more (for every zone short of half of that, so one write
+// covers the first writes to many zones). When the last instance using the
+// file stops, it writes the serials actually served, so a plain restart
+// keeps every serial and IXFR journal; after a crash the start continues
+// above the reservations, which is safe and costs one full transfer per
+// zone written since.
+//
+// Instances of one process serving the same database share one
+// serialFloor (acquireSerialFloor): a reload starts the new instance
+// while the old one still serves, and the new one must start from what
+// was served, not from the reservations, or every reload would raise
+// serials.
 type serialFloor struct {
-	path    string
-	serials map[string]uint32
+	path string
+	refs int // instances using it, guarded by floors.mu
+
+	mu sync.Mutex
+	// served is the highest serial served per zone by this process, or
+	// read from the file for zones not served since.
+	served map[string]uint32
+	// reserved is what the file holds: no serial served is above it.
+	reserved map[string]uint32
+	// active are the zones this process served, the ones a save
+	// reserves ahead for (not zones only named in the file, such as
+	// deleted ones, whose bound would otherwise grow with every crash).
+	active  map[string]bool
 	failing bool // the last save failed; logged once per change
+	saves   int  // files written, for tests
 }
 
+// floors holds the serial floors in use, by path.
+var floors = struct {
+	mu sync.Mutex
+	m  map[string]*serialFloor
+}{m: map[string]*serialFloor{}}
+
 func floorPath(dbPath string) string { return dbPath + ".serials" }
+
+// acquireSerialFloor returns the floor kept at path, shared with the
+// other instances of this process using it, or loaded from the file. Each
+// call is paired with one release.
+func acquireSerialFloor(path string) (*serialFloor, error) {
+	path = filepath.Clean(path)
+	floors.mu.Lock()
+	defer floors.mu.Unlock()
+	if f := floors.m[path]; f != nil {
+		f.refs++
+		return f, nil
+	}
+	f, err := loadSerialFloor(path)
+	if err != nil {
+		return nil, err
+	}
+	f.refs = 1
+	floors.m[path] = f
+	return f, nil
+}
+
+// release ends one acquireSerialFloor. The last one writes the serials
+// actually served, so the next start finds no reservation above them.
+// The caller serves nothing more with f.
+func (f *serialFloor) release() error {
+	floors.mu.Lock()
+	defer floors.mu.Unlock()
+	if f.refs--; f.refs > 0 {
+		return nil
+	}
+	delete(floors.m, f.path)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.save(f.served); err != nil {
+		return fmt.Errorf("serial floor %s: %w", f.path, err)
+	}
+	return nil
+}
 
 // loadSerialFloor reads path; a missing file is an empty floor (a first
 // start, or a database from before the file existed).
 func loadSerialFloor(path string) (*serialFloor, error) {
-	f := &serialFloor{path: path, serials: map[string]uint32{}}
+	f := &serialFloor{path: path, served: map[string]uint32{}, active: map[string]bool{}}
+	defer func() { f.reserved = maps.Clone(f.served) }()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
@@ -52,51 +133,77 @@ func loadSerialFloor(path string) (*serialFloor, error) {
 		}
 		serial, err := strconv.ParseUint(fields[1], 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("serial floor %s:%d: %v", path, n, err)
+			return nil, fmt.Errorf("serial floor %s:%d: %w", path, n, err)
 		}
-		f.serials[canonicalZone(fields[0])] = uint32(serial)
+		f.served[canonicalZone(fields[0])] = uint32(serial)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("serial floor %s: %w", path, err)
 	}
 	return f, nil
 }
 
-// served records that zone is now served with serial and saves the file
-// when that raised the floor. A save that fails is logged once per change
-// of state and retried with the next change; serving does not wait on it.
-func (f *serialFloor) served(changes map[string]uint32) {
-	raised := false
+// floors returns the serial each zone must be served above or at: what
+// was served, or the file's bound for zones not served since it was read.
+func (f *serialFloor) floors() map[string]uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.served)
+}
+
+// serve records that zones are about to be served with these serials.
+// Within their reservations that is all; a serial above its zone's
+// reservation is served only after the file reserves more. A save that
+// fails is logged once per change of state and retried with the next
+// change, and the serials are served anyway: answering with them is
+// better than not answering, and only a crash followed by a restore
+// before a save succeeds could reuse one.
+func (f *serialFloor) serve(changes map[string]uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	short := false
 	for zone, serial := range changes {
-		if old, ok := f.serials[zone]; !ok || store.SerialAfter(serial, old) {
-			f.serials[zone] = serial
-			raised = true
+		f.active[zone] = true
+		if old, ok := f.served[zone]; !ok || store.SerialAfter(serial, old) {
+			f.served[zone] = serial
+		}
+		if r, ok := f.reserved[zone]; !ok || store.SerialAfter(serial, r) {
+			short = true
 		}
 	}
-	if !raised && !f.failing {
+	if !short && !f.failing {
 		return
 	}
-	err := f.save()
+	next := maps.Clone(f.reserved)
+	for zone := range f.active {
+		s := f.served[zone]
+		if r, ok := next[zone]; !ok || !store.SerialAfter(r, s+serialHeadroom/2) {
+			next[zone] = s + serialHeadroom
+		}
+	}
+	err := f.save(next)
+	if err == nil {
+		f.reserved = next
+	}
 	switch {
 	case err != nil && !f.failing:
 		f.failing = true
-		log.Errorf("Cannot save the served serials (a restored database could reuse them): %v", err)
+		log.Errorf("Cannot save the serial reservations to %s (a restored database could reuse serials): %v", f.path, err)
 	case err == nil && f.failing:
 		f.failing = false
-		log.Infof("Saved the served serials to %s again", f.path)
+		log.Infof("Saved the serial reservations to %s again", f.path)
 	}
 }
 
-// save writes the file whole and durably: a temporary file, fsynced, then
-// renamed over the old one and the directory fsynced, so a crash leaves the
-// old or the new floor, never a torn one.
-func (f *serialFloor) save() error {
+// save writes serials as the file, whole and durably: a temporary file,
+// fsynced, then renamed over the old one and the directory fsynced, so a
+// crash leaves the old or the new floor, never a torn one.
+func (f *serialFloor) save(serials map[string]uint32) error {
+	f.saves++
 	var b strings.Builder
-	b.WriteString("# The highest SOA serial mcns served per zone. A database restored from an\n# older copy continues above these serials. Do not restore this file.\n")
-	zones := make([]string, 0, len(f.serials))
-	for z := range f.serials {
-		zones = append(zones, z)
-	}
-	slices.Sort(zones)
-	for _, z := range zones {
-		fmt.Fprintf(&b, "%s %d\n", z, f.serials[z])
+	b.WriteString("# No SOA serial mcns served per zone is above these. A database restored from\n# an older copy continues above them. Do not restore this file.\n")
+	for _, z := range slices.Sorted(maps.Keys(serials)) {
+		fmt.Fprintf(&b, "%s %d\n", z, serials[z])
 	}
 	dir := filepath.Dir(f.path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(f.path)+".tmp*")

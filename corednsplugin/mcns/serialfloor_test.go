@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,88 @@ func TestSerialFloorFileErrorsNameTheLine(t *testing.T) {
 		t.Fatalf("err %v, want one naming %s:3", err, path)
 	}
 	f, err := loadSerialFloor(filepath.Join(t.TempDir(), "missing"))
-	if err != nil || len(f.serials) != 0 {
+	if err != nil || len(f.served) != 0 {
 		t.Fatalf("missing file: %v %v", f, err)
+	}
+}
+
+// floorFileSerial is zone's serial in the floor file of db.
+func floorFileSerial(t *testing.T, db, zone string) uint32 {
+	t.Helper()
+	f, err := loadSerialFloor(floorPath(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := f.served[zone]
+	if !ok {
+		t.Fatalf("floor file has no %s", zone)
+	}
+	return s
+}
+
+// TestSerialFloorIsWrittenRarely makes 200 writes and checks that the floor
+// file was written a few times, not once per write, and that it bounds
+// every serial served all along.
+func TestSerialFloorIsWrittenRarely(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mcns.db")
+	m := startWith(t, config{dbPath: db, seeds: writeZones(t, exampleOrg), refresh: time.Hour}, []string{"."})
+	ctx := context.Background()
+	before := m.floor.saves
+	const writes = 200
+	for i := 0; i < writes; i++ {
+		if _, err := m.st.AddRecord(ctx, "example.org.", store.RecordSpec{Name: "h" + strconv.Itoa(i), Type: "A", Value: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		if s, bound := zoneSerial(t, m, "example.org."), floorFileSerial(t, db, "example.org."); store.SerialAfter(s, bound) {
+			t.Fatalf("write %d: serial %d served above the floor file's %d", i, s, bound)
+		}
+	}
+	if saves := m.floor.saves - before; saves > 2 {
+		t.Errorf("%d writes wrote the floor file %d times", writes, saves)
+	}
+}
+
+// TestSerialFloorAfterCrashServesAboveReservation leaves the floor file as
+// a crash would (the reservations, not the serials served) and checks the
+// next start serves above the reservation, and that a second instance on
+// the same database, as a reload starts, takes the serials served instead.
+func TestSerialFloorAfterCrashServesAboveReservation(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mcns.db")
+	cfg := config{dbPath: db, seeds: writeZones(t, exampleOrg), refresh: time.Hour}
+	ctx := context.Background()
+	m := startWith(t, cfg, []string{"."})
+	if _, err := m.st.AddRecord(ctx, "example.org.", store.RecordSpec{Name: "one", Type: "A", Value: "192.0.2.77"}); err != nil {
+		t.Fatal(err)
+	}
+	served := zoneSerial(t, m, "example.org.")
+	reserved := floorFileSerial(t, db, "example.org.")
+	if !store.SerialAfter(reserved, served) {
+		t.Fatalf("floor file holds %d while serving %d: no reservation", reserved, served)
+	}
+
+	// A reload: the new instance starts before the old one stops.
+	m2 := startWith(t, cfg, []string{"."})
+	if got := zoneSerial(t, m2, "example.org."); got != served {
+		t.Fatalf("second instance serves %d, want %d unchanged", got, served)
+	}
+	crashed, err := os.ReadFile(floorPath(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Stop()
+	if got := floorFileSerial(t, db, "example.org."); got != reserved {
+		t.Fatalf("floor file %d after the first of two instances stopped, want the reservation %d", got, reserved)
+	}
+	m2.Stop()
+	if got := floorFileSerial(t, db, "example.org."); got != served {
+		t.Fatalf("floor file %d after a clean stop, want the served %d", got, served)
+	}
+
+	if err := os.WriteFile(floorPath(db), crashed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m = startWith(t, cfg, []string{"."})
+	if got := zoneSerial(t, m, "example.org."); !store.SerialAfter(got, reserved) {
+		t.Fatalf("after a crash: serial %d, not above the reservation %d", got, reserved)
 	}
 }

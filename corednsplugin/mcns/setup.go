@@ -150,18 +150,9 @@ func parse(c *caddy.Controller) (config, error) {
 				}
 				cfg.seeds = append(cfg.seeds, files...)
 			case "refresh":
-				args := c.RemainingArgs()
-				if len(args) != 1 {
-					return cfg, c.ArgErr()
+				if err := parseRefresh(c, &cfg); err != nil {
+					return cfg, err
 				}
-				d, err := time.ParseDuration(args[0])
-				if err != nil {
-					return cfg, c.Errf("refresh %q: %v", args[0], err)
-				}
-				if d < 10*time.Millisecond || d > time.Second {
-					return cfg, c.Errf("refresh %s: must be between 10ms and 1s", d)
-				}
-				cfg.refresh = d
 			case "api":
 				if cfg.api != nil {
 					return cfg, c.Err("only one api block is allowed")
@@ -172,35 +163,7 @@ func parse(c *caddy.Controller) (config, error) {
 				}
 				cfg.api = a
 			case "update":
-				args := c.RemainingArgs()
-				if len(args) < 2 {
-					return cfg, c.ArgErr()
-				}
-				zone := plugin.Name(args[0]).Normalize()
-				if _, ok := dns.IsDomainName(zone); !ok {
-					return cfg, c.Errf("update: bad zone name %q", args[0])
-				}
-				if blk := plugin.Zones(plugin.OriginsFromArgsOrServerBlock(nil, c.ServerBlockKeys)); len(blk) > 0 &&
-					!slices.Contains(blk, ".") && blk.Matches(zone) == "" {
-					return cfg, c.Errf("update %s: not inside this server block's zones %v", zone, []string(blk))
-				}
-				// Keys are the tsig plugin's: it validates the signature
-				// before mcns sees the request.
-				secrets := dnsserver.GetConfig(c).TsigSecret
-				if cfg.updates == nil {
-					cfg.updates = map[string]map[string]bool{}
-				}
-				if cfg.updates[zone] == nil {
-					cfg.updates[zone] = map[string]bool{}
-				}
-				for _, k := range args[1:] {
-					key := plugin.Name(k).Normalize()
-					if _, ok := secrets[key]; !ok {
-						return cfg, c.Errf("update %s: TSIG key %q is not defined by a tsig plugin in this server block", zone, key)
-					}
-					cfg.updates[zone][key] = true
-				}
-				if err := cfg.updatePolicy.parseGrants(c, zone, normalizeKeys(args[1:])); err != nil {
+				if err := parseUpdate(c, &cfg); err != nil {
 					return cfg, err
 				}
 			case "max_update_records":
@@ -214,27 +177,8 @@ func parse(c *caddy.Controller) (config, error) {
 					return cfg, c.Err("journal given twice")
 				}
 				journalSeen = true
-				args := c.RemainingArgs()
-				if len(args) < 1 || len(args) > 2 {
-					return cfg, c.ArgErr()
-				}
-				n, err := strconv.Atoi(args[0])
-				if err != nil || n < 0 || n > 1000000 {
-					return cfg, c.Errf("journal %q: entries must be a number from 0 to 1000000", args[0])
-				}
-				cfg.journalEntries = n
-				if n == 0 {
-					cfg.journalEntries = -1
-				}
-				if len(args) == 2 {
-					d, err := time.ParseDuration(args[1])
-					if err != nil || d < 0 {
-						return cfg, c.Errf("journal age %q: must be a duration such as 168h (0 for no limit)", args[1])
-					}
-					cfg.journalAge = d
-					if d == 0 {
-						cfg.journalAge = -1
-					}
+				if err := parseJournal(c, &cfg); err != nil {
+					return cfg, err
 				}
 			case "recursion_allow":
 				if recursionSeen {
@@ -247,17 +191,8 @@ func parse(c *caddy.Controller) (config, error) {
 				}
 				cfg.recursion = nets
 			case "answer_cache":
-				args := c.RemainingArgs()
-				if len(args) != 1 {
-					return cfg, c.ArgErr()
-				}
-				n, err := strconv.Atoi(args[0])
-				if err != nil || n < 0 || n > 10000000 {
-					return cfg, c.Errf("answer_cache %q: must be a number of replies from 0 (off) to 10000000", args[0])
-				}
-				cfg.answerCache = n
-				if n == 0 {
-					cfg.answerCache = -1
+				if err := parseAnswerCache(c, &cfg); err != nil {
+					return cfg, err
 				}
 			case "allow_zones":
 				if cfg.allowZones != nil {
@@ -277,4 +212,102 @@ func parse(c *caddy.Controller) (config, error) {
 		cfg.api.AllowZones = cfg.allowZones
 	}
 	return cfg, nil
+}
+
+// parseRefresh reads refresh DURATION.
+func parseRefresh(c *caddy.Controller, cfg *config) error {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return c.ArgErr()
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		return c.Errf("refresh %q: %v", args[0], err)
+	}
+	if d < 10*time.Millisecond || d > time.Second {
+		return c.Errf("refresh %s: must be between 10ms and 1s", d)
+	}
+	cfg.refresh = d
+	return nil
+}
+
+// parseUpdate reads update ZONE KEY..., keys the tsig plugin defines, and
+// the zone's update_policy grants.
+func parseUpdate(c *caddy.Controller, cfg *config) error {
+	args := c.RemainingArgs()
+	if len(args) < 2 {
+		return c.ArgErr()
+	}
+	zone := plugin.Name(args[0]).Normalize()
+	if _, ok := dns.IsDomainName(zone); !ok {
+		return c.Errf("update: bad zone name %q", args[0])
+	}
+	if blk := plugin.Zones(plugin.OriginsFromArgsOrServerBlock(nil, c.ServerBlockKeys)); len(blk) > 0 &&
+		!slices.Contains(blk, ".") && blk.Matches(zone) == "" {
+		return c.Errf("update %s: not inside this server block's zones %v", zone, []string(blk))
+	}
+	// Keys are the tsig plugin's: it validates the signature
+	// before mcns sees the request.
+	secrets := dnsserver.GetConfig(c).TsigSecret
+	if cfg.updates == nil {
+		cfg.updates = map[string]map[string]bool{}
+	}
+	if cfg.updates[zone] == nil {
+		cfg.updates[zone] = map[string]bool{}
+	}
+	for _, k := range args[1:] {
+		key := plugin.Name(k).Normalize()
+		if _, ok := secrets[key]; !ok {
+			return c.Errf("update %s: TSIG key %q is not defined by a tsig plugin in this server block", zone, key)
+		}
+		cfg.updates[zone][key] = true
+	}
+	if err := cfg.updatePolicy.parseGrants(c, zone, normalizeKeys(args[1:])); err != nil {
+		return err
+	}
+	return nil
+}
+
+// parseJournal reads journal ENTRIES [MAX_AGE].
+func parseJournal(c *caddy.Controller, cfg *config) error {
+	args := c.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return c.ArgErr()
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 0 || n > 1000000 {
+		return c.Errf("journal %q: entries must be a number from 0 to 1000000", args[0])
+	}
+	cfg.journalEntries = n
+	if n == 0 {
+		cfg.journalEntries = -1
+	}
+	if len(args) == 2 {
+		d, err := time.ParseDuration(args[1])
+		if err != nil || d < 0 {
+			return c.Errf("journal age %q: must be a duration such as 168h (0 for no limit)", args[1])
+		}
+		cfg.journalAge = d
+		if d == 0 {
+			cfg.journalAge = -1
+		}
+	}
+	return nil
+}
+
+// parseAnswerCache reads answer_cache ENTRIES.
+func parseAnswerCache(c *caddy.Controller, cfg *config) error {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return c.ArgErr()
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 0 || n > 10000000 {
+		return c.Errf("answer_cache %q: must be a number of replies from 0 (off) to 10000000", args[0])
+	}
+	cfg.answerCache = n
+	if n == 0 {
+		cfg.answerCache = -1
+	}
+	return nil
 }

@@ -35,6 +35,24 @@ type servedZone struct {
 	answers *answerCache // replies built from this generation; nil: off
 }
 
+// zoneOf returns the served zone holding name, the longest if zones nest,
+// or "" if none does. It looks up each of name's label suffixes in the
+// zone map, longest first: a query costs its name's label count in map
+// lookups (substrings, so no allocation), whatever the number of zones.
+// name is lower case and fully qualified, as request.Request.Name gives it.
+func (s *snapshot) zoneOf(name string) string {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+		if s.zones[name[off:]].served() {
+			return name[off:]
+		}
+	}
+	// NextLabel ends before the root, which may be a zone too.
+	if s.zones["."].served() {
+		return "."
+	}
+	return ""
+}
+
 // served reports whether the zone has an SOA and is answered for.
 func (sz *servedZone) served() bool { return sz != nil && sz.data != nil }
 
@@ -56,13 +74,13 @@ func (sz *servedZone) read(fn func(*file.Zone)) bool {
 // copy's read lock; read is false when the copy holds a newer generation
 // (see read). A method rather than a closure passed to read: this is the
 // path of every uncached query.
-func (sz *servedZone) answer(ctx context.Context, state request.Request, zone string, served []string) (tmpl *dns.Msg, cacheable, read bool) {
+func (sz *servedZone) answer(ctx context.Context, state request.Request, zone string, snap *snapshot) (tmpl *dns.Msg, cacheable, read bool) {
 	sz.data.mu.RLock()
 	defer sz.data.mu.RUnlock()
 	if sz.data.gen != sz.gen {
 		return nil, false, false
 	}
-	tmpl, cacheable = answer(ctx, state, sz.data.z, zone, served)
+	tmpl, cacheable = answer(ctx, state, sz.data.z, zone, snap)
 	return tmpl, cacheable, true
 }
 

@@ -183,7 +183,7 @@ func checkPrereqs(tx *store.Tx, zone string, prereqs []dns.RR) int {
 func sameSet(a, b []dns.RR) bool {
 	contains := func(set []dns.RR, rr dns.RR) bool {
 		for _, x := range set {
-			if sameRR(x, rr) {
+			if store.SameRecord(x, rr) {
 				return true
 			}
 		}
@@ -200,14 +200,6 @@ func sameSet(a, b []dns.RR) bool {
 		}
 	}
 	return true
-}
-
-// sameRR compares owner, type and RDATA, not class or TTL (a prerequisite
-// or delete carries class NONE/IN and TTL 0).
-func sameRR(a, b dns.RR) bool {
-	a, b = dns.Copy(a), dns.Copy(b)
-	a.Header().Class, b.Header().Class = dns.ClassINET, dns.ClassINET
-	return dns.IsDuplicate(a, b)
 }
 
 // prescan is RFC 2136 §3.4.1.3: the whole update section is checked
@@ -255,95 +247,108 @@ func metaType(t uint16) bool {
 
 // applyOne applies one update RR (RFC 2136 §3.4.2) through the store.
 func applyOne(tx *store.Tx, zone string, rr dns.RR) (bool, error) {
-	h := rr.Header()
-	name := canonicalZone(h.Name)
-	apex := name == zone
-	switch h.Class {
+	name := canonicalZone(rr.Header().Name)
+	switch rr.Header().Class {
 	case dns.ClassINET:
-		if soa, ok := rr.(*dns.SOA); ok {
-			cur, err := tx.SOA()
-			if err != nil {
-				return false, err
-			}
-			// §3.4.2.2: an SOA whose serial is not newer is ignored.
-			if !store.SerialAfter(soa.Serial, cur.Serial) {
-				return false, nil
-			}
-			return true, tx.SetSOA(soa)
-		}
-		typ := h.Rrtype
-		ids, have, err := tx.RRset(name, typ)
+		return addRR(tx, name, rr)
+	case dns.ClassANY:
+		return deleteRRsets(tx, name, name == zone, rr.Header().Rrtype)
+	case dns.ClassNONE:
+		return deleteRR(tx, name, name == zone, rr)
+	}
+	return false, nil
+}
+
+// addRR is RFC 2136 §3.4.2.2: add rr to its RRset. A record already there
+// with another TTL is replaced, a CNAME replaces the name's CNAME, and an
+// SOA applies only when its serial is newer.
+func addRR(tx *store.Tx, name string, rr dns.RR) (bool, error) {
+	h := rr.Header()
+	if soa, ok := rr.(*dns.SOA); ok {
+		cur, err := tx.SOA()
 		if err != nil {
 			return false, err
 		}
-		for i, x := range have {
-			if !sameRR(x, rr) {
-				continue
-			}
-			if x.Header().Ttl == h.Ttl {
-				return false, nil // already there
-			}
-			// Same data with a new TTL replaces the record.
-			if _, err := tx.Delete(ids[i]); err != nil {
+		if !store.SerialAfter(soa.Serial, cur.Serial) {
+			return false, nil
+		}
+		return true, tx.SetSOA(soa)
+	}
+	ids, have, err := tx.RRset(name, h.Rrtype)
+	if err != nil {
+		return false, err
+	}
+	for i, x := range have {
+		if !store.SameRecord(x, rr) {
+			continue
+		}
+		if x.Header().Ttl == h.Ttl {
+			return false, nil // already there
+		}
+		// Same data with a new TTL replaces the record.
+		if _, err := tx.Delete(ids[i]); err != nil {
+			return false, err
+		}
+		_, err := tx.Add(rr)
+		return true, err
+	}
+	if h.Rrtype == dns.TypeCNAME {
+		for _, id := range ids {
+			if _, err := tx.Delete(id); err != nil {
 				return false, err
 			}
-			_, err := tx.Add(rr)
+		}
+	}
+	_, err = tx.Add(rr)
+	return true, err
+}
+
+// deleteRRsets is RFC 2136 §3.4.2.3: delete the RRset of type typ at name,
+// or every RRset there for ANY; the apex SOA and NS are never deleted this
+// way.
+func deleteRRsets(tx *store.Tx, name string, apex bool, typ uint16) (bool, error) {
+	if typ == dns.TypeANY {
+		typ = 0
+	}
+	if apex && (typ == dns.TypeSOA || typ == dns.TypeNS) {
+		return false, nil
+	}
+	ids, have, err := tx.RRset(name, typ)
+	if err != nil {
+		return false, err
+	}
+	changed := false
+	for i, x := range have {
+		if t := x.Header().Rrtype; apex && (t == dns.TypeSOA || t == dns.TypeNS) {
+			continue
+		}
+		if _, err := tx.Delete(ids[i]); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	return changed, nil
+}
+
+// deleteRR is RFC 2136 §3.4.2.4: delete the one record rr; never the SOA
+// or the apex's last NS.
+func deleteRR(tx *store.Tx, name string, apex bool, rr dns.RR) (bool, error) {
+	typ := rr.Header().Rrtype
+	if apex && typ == dns.TypeSOA {
+		return false, nil
+	}
+	ids, have, err := tx.RRset(name, typ)
+	if err != nil {
+		return false, err
+	}
+	if apex && typ == dns.TypeNS && len(have) <= 1 {
+		return false, nil
+	}
+	for i, x := range have {
+		if store.SameRecord(x, rr) {
+			_, err := tx.Delete(ids[i])
 			return true, err
 		}
-		if typ == dns.TypeCNAME {
-			// §3.4.2.2: a CNAME replaces the name's CNAME.
-			for _, id := range ids {
-				if _, err := tx.Delete(id); err != nil {
-					return false, err
-				}
-			}
-		}
-		_, err = tx.Add(rr)
-		return true, err
-	case dns.ClassANY:
-		// §3.4.2.3: delete an RRset, or all RRsets at the name; the apex
-		// SOA and NS are never deleted this way.
-		typ := h.Rrtype
-		if typ == dns.TypeANY {
-			typ = 0
-		}
-		if apex && (typ == dns.TypeSOA || typ == dns.TypeNS) {
-			return false, nil
-		}
-		ids, have, err := tx.RRset(name, typ)
-		if err != nil {
-			return false, err
-		}
-		changed := false
-		for i, x := range have {
-			if t := x.Header().Rrtype; apex && (t == dns.TypeSOA || t == dns.TypeNS) {
-				continue
-			}
-			if _, err := tx.Delete(ids[i]); err != nil {
-				return false, err
-			}
-			changed = true
-		}
-		return changed, nil
-	case dns.ClassNONE:
-		// §3.4.2.4: delete one RR; never the SOA or the apex's last NS.
-		if apex && h.Rrtype == dns.TypeSOA {
-			return false, nil
-		}
-		ids, have, err := tx.RRset(name, h.Rrtype)
-		if err != nil {
-			return false, err
-		}
-		if apex && h.Rrtype == dns.TypeNS && len(have) <= 1 {
-			return false, nil
-		}
-		for i, x := range have {
-			if sameRR(x, rr) {
-				_, err := tx.Delete(ids[i])
-				return true, err
-			}
-		}
-		return false, nil
 	}
 	return false, nil
 }

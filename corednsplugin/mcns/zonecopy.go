@@ -125,7 +125,7 @@ func removeRR(z *file.Zone, origin string, rr dns.RR) {
 func withoutRR(rrs []dns.RR, rr dns.RR) []dns.RR {
 	out := make([]dns.RR, 0, len(rrs))
 	for _, x := range rrs {
-		if !sameRR(x, rr) {
+		if !store.SameRecord(x, rr) {
 			out = append(out, x)
 		}
 	}

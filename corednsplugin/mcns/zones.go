@@ -43,8 +43,8 @@ type zoneMaintainer struct {
 	failing   bool // the last refresh failed; logged once per change
 	gaugeZone float64
 	gaugeRecs float64
-	// floor keeps the highest serial served per zone outside the
-	// database (serialfloor.go).
+	// floor bounds the serials served per zone outside the database
+	// (serialfloor.go); shared with other instances on the same database.
 	floor *serialFloor
 
 	notifier    *notifier
@@ -180,17 +180,6 @@ func (zm *zoneMaintainer) applyLocked(cur *snapshot, sz *servedZone, run []store
 	applied.Add(float64(len(run)))
 }
 
-// reloadZone reloads one zone from the database right away.
-func (zm *zoneMaintainer) reloadZone(zone string) {
-	zm.mu.Lock()
-	defer zm.mu.Unlock()
-	if zm.st == nil {
-		return
-	}
-	zm.reloadLocked(canonicalZone(zone))
-	lastLoad.SetToCurrentTime()
-}
-
 // reloadLocked loads zone from the database as its next generation. The
 // caller holds mu.
 func (zm *zoneMaintainer) reloadLocked(zone string) {
@@ -202,7 +191,8 @@ func (zm *zoneMaintainer) reloadLocked(zone string) {
 	case errors.Is(err, store.ErrNotFound):
 		sz = nil
 	case err != nil:
-		// The poller retries: the fingerprint still differs.
+		// The poller retries: the zone's change counter still differs
+		// from the version served.
 		log.Errorf("Zone %s: reload after change: %v", zone, err)
 		return
 	}
@@ -296,8 +286,9 @@ func (zm *zoneMaintainer) refreshLocked(ctx context.Context, v int64, states map
 }
 
 // install swaps in cur with changes, updates the size gauges and schedules
-// NOTIFY. The new serials are recorded as served before anyone can see
-// them. The caller holds mu.
+// NOTIFY. The new serials are recorded as served, and reserved in the
+// floor file when above its reservations, before anyone can see them. The
+// caller holds mu.
 func (zm *zoneMaintainer) install(cur *snapshot, changes map[string]*servedZone) {
 	if len(changes) == 0 {
 		zm.snap.Store(cur)
@@ -310,7 +301,8 @@ func (zm *zoneMaintainer) install(cur *snapshot, changes map[string]*servedZone)
 		}
 	}
 	if zm.floor != nil && len(served) > 0 {
-		zm.floor.served(served)
+		// Within the zones' reservations this writes nothing.
+		zm.floor.serve(served)
 	}
 	next := cur.with(changes)
 	zm.snap.Store(next)

@@ -62,7 +62,7 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 	}
 	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
-		rrLines(t.Removed()), rrLines(t.Added()), after.Changes, t.now.Unix())
+		rrLines(t.diff.removedRRs()), rrLines(t.diff.addedRRs()), after.Changes, t.now.Unix())
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

@@ -12,9 +12,11 @@ import (
 // as PowerDNS's HTTP API does with its changetypes; they are Tx methods so a
 // request changing several RRsets commits all of them or none.
 
-// ReplaceRRset makes rrs the served records at owner of type typ: records
-// not in rrs are deleted, missing ones added, and ones whose TTL differs are
-// written again with the new TTL.
+// ReplaceRRset makes rrs the served records at owner of type typ. It
+// deletes the RRset's rows and inserts rrs, so records present before and
+// after get new row ids; the transaction's change (journal, IXFR and the
+// served zone's diff) is the net one, in which such records appear on
+// neither side, and a record whose TTL differs appears on both.
 func (t *Tx) ReplaceRRset(owner string, typ uint16, rrs []dns.RR) error {
 	if typ == dns.TypeSOA {
 		return fmt.Errorf("%w: the SOA record is changed through the zone", ErrInvalid)
@@ -89,7 +91,7 @@ func (t *Tx) addAll(rrs []dns.RR) error {
 
 func containsRdata(set []dns.RR, rr dns.RR) bool {
 	for _, x := range set {
-		if x.Header().Rrtype == rr.Header().Rrtype && sameRdata(x, rr) {
+		if x.Header().Rrtype == rr.Header().Rrtype && SameRecord(x, rr) {
 			return true
 		}
 	}

@@ -72,15 +72,43 @@ func (t *Tx) authFor(owner string, typ uint16) int {
 	return 1
 }
 
+// conflicts applies the rules between rr and the rows already at its
+// owner: one CNAME and nothing else but DNSSEC records beside it (RFC 1034
+// §3.6.2, RFC 4035 §2.5), one DNAME (RFC 6672 §2.4), no duplicate record.
+func conflicts(owner string, rr dns.RR, existing []row) error {
+	typ := rr.Header().Rrtype
+	for _, e := range existing {
+		et := e.rr.Header().Rrtype
+		switch {
+		case typ == dns.TypeCNAME && et == dns.TypeCNAME:
+			return fmt.Errorf("%w: %s already has a CNAME", ErrConflict, owner)
+		case typ == dns.TypeCNAME && !cnameCompanion(et):
+			return fmt.Errorf("%w: %s has other data (%s); a CNAME cannot share its name (RFC 1034 §3.6.2)", ErrConflict, owner, dns.TypeToString[et])
+		case et == dns.TypeCNAME && !cnameCompanion(typ):
+			return fmt.Errorf("%w: %s is a CNAME; it cannot have other data (RFC 1034 §3.6.2)", ErrConflict, owner)
+		case typ == dns.TypeDNAME && et == dns.TypeDNAME:
+			return fmt.Errorf("%w: %s already has a DNAME (RFC 6672 §2.4)", ErrConflict, owner)
+		case et == typ && SameRecord(e.rr, rr):
+			return fmt.Errorf("%w: %s %s %s already exists", ErrConflict, owner, dns.TypeToString[typ], rdataString(rr))
+		}
+	}
+	return nil
+}
+
 // cnameCompanion lists the types RFC 4035 §2.5 allows beside a CNAME.
 func cnameCompanion(t uint16) bool {
 	return t == dns.TypeRRSIG || t == dns.TypeNSEC
 }
 
-// sameRdata compares RDATA ignoring TTL and owner case.
-func sameRdata(a, b dns.RR) bool {
+// SameRecord reports whether a and b are the same record of a zone: owner
+// (in any case), type and RDATA, not TTL or class, since an UPDATE's
+// prerequisites and deletions carry class ANY or NONE and TTL 0. The store's
+// duplicate rule and mcns's UPDATE use it alike, so both agree on what is
+// already there.
+func SameRecord(a, b dns.RR) bool {
 	a, b = dns.Copy(a), dns.Copy(b)
 	a.Header().Name, b.Header().Name = canonical(a.Header().Name), canonical(b.Header().Name)
+	a.Header().Class, b.Header().Class = dns.ClassINET, dns.ClassINET
 	return dns.IsDuplicate(a, b)
 }
 

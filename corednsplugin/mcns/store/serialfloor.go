@@ -35,7 +35,7 @@ func (s *Store) RaiseSerials(ctx context.Context, floors map[string]uint32) ([]s
 			if err != nil || !SerialAfter(floor, soa.Serial) {
 				return err
 			}
-			soa.Serial = NextSerial(floor, t.now)
+			soa.Serial = nextSerial(floor, t.now)
 			t.keepSOA, t.resetJournal, didRaise = true, true, true
 			return t.setSOA(soa)
 		})

@@ -20,11 +20,11 @@ func (t *Tx) firstSerial() (uint32, error) {
 	err := t.tx.QueryRowContext(t.ctx, "SELECT last_serial FROM mcns_deleted_zones WHERE zone = ?", t.zone).Scan(&last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return NextSerial(0, t.now), nil
+		return nextSerial(0, t.now), nil
 	case err != nil:
 		return 0, err
 	}
-	return NextSerial(uint32(last), t.now), nil
+	return nextSerial(uint32(last), t.now), nil
 }
 
 // SOA returns the zone's SOA record. Asking by the apex name lets SQLite use
@@ -103,12 +103,12 @@ func (t *Tx) bumpSerial() error {
 	if err != nil {
 		return err
 	}
-	soa.Serial = NextSerial(soa.Serial, t.now)
+	soa.Serial = nextSerial(soa.Serial, t.now)
 	return t.setSOA(soa)
 }
 
-// NextSerial is the serial after old at time now, in YYYYMMDDNN form.
-func NextSerial(old uint32, now time.Time) uint32 {
+// nextSerial is the serial after old at time now, in YYYYMMDDNN form.
+func nextSerial(old uint32, now time.Time) uint32 {
 	y, m, d := now.UTC().Date()
 	date := uint32(y*1000000 + int(m)*10000 + d*100)
 	if SerialAfter(date, old) {

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -80,9 +81,19 @@ type Store struct {
 	path string
 	db   *sql.DB // pool for reads and writes; writes begin IMMEDIATE
 
-	// wmu serialises this process's writers, so they queue here instead of
-	// spinning on SQLite's busy timeout against each other.
+	// wmu serialises this process's writes (each group commit holds it),
+	// so they queue here instead of spinning on SQLite's busy timeout
+	// against each other.
 	wmu sync.Mutex
+	// queue holds the Update calls waiting for the next group commit
+	// (group.go); leading is true while some writer leads or is about to.
+	// Both guarded by gmu.
+	gmu     sync.Mutex
+	queue   []*write
+	leading bool
+	// commits counts the transactions group commits issued, for tests
+	// and benchmarks of how many writes share one.
+	commits atomic.Int64
 
 	// pollConn is a dedicated connection for PRAGMA data_version, whose
 	// value is only meaningful when asked on the same connection each time.
@@ -199,6 +210,8 @@ func (s *Store) DataVersion(ctx context.Context) (int64, error) {
 	return v, err
 }
 
-// DB exposes the underlying pool to packages of this module that keep their
-// own tables next to PowerDNS's (such as a transfer journal).
+// DB exposes the underlying pool. Only tests use it, in this package and in
+// mcns and its API: they edit rows directly to stand in for other programs
+// (pdnsutil, the sqlite3 shell) and write rows no Tx would, such as
+// disabled ones. Writes through it bypass the store's rules and journal.
 func (s *Store) DB() *sql.DB { return s.db }

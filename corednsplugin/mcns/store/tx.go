@@ -42,22 +42,16 @@ type Tx struct {
 	packBuf []byte
 }
 
-// Zone is the zone this transaction changes, as a lower-case FQDN.
-func (t *Tx) Zone() string { return t.zone }
-
-// Added lists the records this transaction added so far (SOA changes
-// excluded), e.g. for a change journal. The list is the net change: a record added and deleted again in the same
-// transaction is in neither list. A zone created in this transaction starts
-// without a journal, so its (possibly large) import is not listed.
-func (t *Tx) Added() []dns.RR { return t.diff.addedRRs() }
-
-// Removed lists the records this transaction removed so far, net of records
-// added back unchanged.
-func (t *Tx) Removed() []dns.RR { return t.diff.removedRRs() }
-
-// Update runs fn in one IMMEDIATE transaction on zone and commits it only if
-// fn and the zone's rules succeed; the SOA serial is bumped once when
+// Update runs fn on zone in an IMMEDIATE transaction and commits it only
+// if fn and the zone's rules succeed; the SOA serial is bumped once when
 // anything changed. It is the only way zone data is written.
+//
+// Writers that queue up behind one another share a transaction and its
+// one commit (group.go): each fn runs in its own savepoint, so an error
+// undoes and reports only that writer's part, and each writer still gets
+// its own serial, journal entry and Change. Update returns after the
+// commit is durable and the change was delivered to OnCommit's functions.
+// fn may run on another writer's goroutine, after zone was validated here.
 func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) error {
 	zone, err := zoneName(zone)
 	if err != nil {
@@ -66,21 +60,23 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 	if err := s.checkAllowed(zone); err != nil {
 		return err
 	}
-	s.wmu.Lock()
-	change, err := s.update(ctx, zone, fn)
-	if err != nil || change == nil {
-		s.wmu.Unlock()
-		return err
+	w := s.queueWrite(ctx, zone, fn)
+	if w.panicked {
+		panic(w.panicVal) // fn's, raised on the goroutine that called Update
 	}
-	// The next writer may commit while this change is delivered. Changes
-	// queue in commit order; whoever delivers takes every change queued so
-	// far, so a burst of writes reaches readers as one batch, and each
-	// writer returns only after its own change was delivered.
-	s.qmu.Lock()
-	s.pending = append(s.pending, *change)
-	s.qmu.Unlock()
-	hooks := s.onCommit
-	s.wmu.Unlock()
+	if w.err != nil || w.change == nil {
+		return w.err
+	}
+	s.deliver(w.hooks)
+	return nil
+}
+
+// deliver runs hooks on every committed change not yet delivered. The next
+// group may commit meanwhile. Changes queue in commit order; whoever
+// delivers takes every change queued so far, so a burst of writes reaches
+// readers as one batch, and each writer returns only after its own change
+// was delivered (by itself or by the writer holding dmu before it).
+func (s *Store) deliver(hooks []func([]Change)) {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
 	s.qmu.Lock()
@@ -92,19 +88,16 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 			f(batch)
 		}
 	}
-	return nil
 }
 
-// update is Update's transaction, run under wmu; it returns the committed
-// change, nil if nothing changed.
-func (s *Store) update(ctx context.Context, zone string, fn func(*Tx) error) (*Change, error) {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer sqlTx.Rollback()
+// update runs one writer's part of a group's transaction sqlTx, under wmu
+// and inside the writer's savepoint; it returns the change, nil if nothing
+// changed. ctx must not interrupt statements when others share sqlTx: an
+// interrupted write makes SQLite roll back the whole transaction.
+func (s *Store) update(ctx context.Context, sqlTx *sql.Tx, zone string, fn func(*Tx) error) (*Change, error) {
 	t := &Tx{tx: sqlTx, ctx: ctx, zone: zone, now: s.now()}
-	err = sqlTx.QueryRowContext(ctx, "SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
+	defer t.closeStmts()
+	err := sqlTx.QueryRowContext(ctx, "SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
@@ -150,17 +143,16 @@ func (s *Store) update(ctx context.Context, zone string, fn func(*Tx) error) (*C
 			return nil, err
 		}
 	}
-	change, err := t.change(oldSOA, before)
-	if err != nil {
-		return nil, err
+	return t.change(oldSOA, before)
+}
+
+// closeStmts closes the statements t prepared: a group's transaction
+// outlives each writer's Tx.
+func (t *Tx) closeStmts() {
+	if t.insStmt != nil {
+		t.insStmt.Close()
+		t.insStmt = nil
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
-	}
-	if change != nil {
-		s.committed[change.After.ID] = change.After.Changes
-	}
-	return change, nil
 }
 
 // zoneName validates and canonicalises a zone name.
@@ -287,20 +279,8 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 	} else if existing, err = t.rowsAt(owner, 0); err != nil {
 		return 0, err
 	}
-	for _, e := range existing {
-		et := e.rr.Header().Rrtype
-		switch {
-		case h.Rrtype == dns.TypeCNAME && et == dns.TypeCNAME:
-			return 0, fmt.Errorf("%w: %s already has a CNAME", ErrConflict, owner)
-		case h.Rrtype == dns.TypeCNAME && !cnameCompanion(et):
-			return 0, fmt.Errorf("%w: %s has other data (%s); a CNAME cannot share its name (RFC 1034 §3.6.2)", ErrConflict, owner, dns.TypeToString[et])
-		case et == dns.TypeCNAME && !cnameCompanion(h.Rrtype):
-			return 0, fmt.Errorf("%w: %s is a CNAME; it cannot have other data (RFC 1034 §3.6.2)", ErrConflict, owner)
-		case h.Rrtype == dns.TypeDNAME && et == dns.TypeDNAME:
-			return 0, fmt.Errorf("%w: %s already has a DNAME (RFC 6672 §2.4)", ErrConflict, owner)
-		case et == h.Rrtype && sameRdata(e.rr, rr):
-			return 0, fmt.Errorf("%w: %s %s %s already exists", ErrConflict, owner, dns.TypeToString[h.Rrtype], rdataString(rr))
-		}
+	if err := conflicts(owner, rr, existing); err != nil {
+		return 0, err
 	}
 	if err := t.dnameRules(owner, h.Rrtype); err != nil {
 		return 0, err

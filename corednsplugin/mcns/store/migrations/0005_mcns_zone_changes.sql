@@ -32,7 +32,11 @@ CREATE TRIGGER IF NOT EXISTS mcns_domains_delete AFTER DELETE ON domains BEGIN
   INSERT INTO mcns_zone_changes(domain_id, changes) VALUES (OLD.id, 1)
     ON CONFLICT(domain_id) DO UPDATE SET changes = changes + 1;
 END;
-CREATE TRIGGER IF NOT EXISTS mcns_domains_update AFTER UPDATE ON domains BEGIN
+-- Only the columns that say which zone a row is and what kind: pdns_server
+-- itself writes notified_serial and last_check on every NOTIFY and check,
+-- which change nothing served and must not reload the zone or end its IXFR
+-- journal; options and catalog are catalog-zone metadata, not served.
+CREATE TRIGGER IF NOT EXISTS mcns_domains_update AFTER UPDATE OF id, name, type, master, account ON domains BEGIN
   INSERT INTO mcns_zone_changes(domain_id, changes) VALUES (OLD.id, 1)
     ON CONFLICT(domain_id) DO UPDATE SET changes = changes + 1;
   INSERT INTO mcns_zone_changes(domain_id, changes) VALUES (NEW.id, 1)

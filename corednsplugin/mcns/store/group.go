@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Group commit. A commit is an fsync, by far the largest cost of a small
+// write, so writers that arrive while another commits do not each take a
+// transaction: they queue, and the first of them, once it holds wmu, runs
+// every queued writer's fn in one transaction, each in its own savepoint,
+// and commits once for all. The others wait for the result; then the next
+// queued writer leads the next group, so no writer leads more than one.
+
+// write is one Update call waiting in or being run by a group.
+type write struct {
+	ctx  context.Context
+	zone string
+	fn   func(*Tx) error
+
+	// Set by the group's leader before done is closed.
+	change   *Change
+	err      error
+	panicked bool // fn panicked with panicVal; Update re-raises it
+	panicVal any
+	hooks    []func([]Change) // the commit functions when the group committed
+
+	lead chan struct{} // closed when this writer is to lead the next group
+	done chan struct{} // closed when the fields above are set
+}
+
+// savepoint is each writer's part of a group's transaction. Parts run one
+// after another and each is released or rolled back before the next, so
+// one name does.
+const savepoint = "mcns_write"
+
+// queueWrite queues fn and returns its write once its group committed or
+// failed.
+func (s *Store) queueWrite(ctx context.Context, zone string, fn func(*Tx) error) *write {
+	w := &write{ctx: ctx, zone: zone, fn: fn, lead: make(chan struct{}), done: make(chan struct{})}
+	s.gmu.Lock()
+	s.queue = append(s.queue, w)
+	first := !s.leading
+	s.leading = true
+	s.gmu.Unlock()
+	if first {
+		close(w.lead)
+	}
+	select {
+	case <-w.done:
+	case <-w.lead:
+		s.leadGroup()
+		<-w.done
+	}
+	return w
+}
+
+// leadGroup takes wmu, runs and commits every queued write as one group,
+// and hands leadership to the first writer queued meanwhile.
+func (s *Store) leadGroup() {
+	s.wmu.Lock()
+	s.gmu.Lock()
+	group := s.queue
+	s.queue = nil
+	s.gmu.Unlock()
+	s.commitGroup(group)
+	s.wmu.Unlock()
+
+	s.gmu.Lock()
+	if len(s.queue) > 0 {
+		close(s.queue[0].lead)
+	} else {
+		s.leading = false
+	}
+	s.gmu.Unlock()
+	for _, w := range group {
+		close(w.done)
+	}
+}
+
+// commitGroup runs group's writes in one transaction and commits it, under
+// wmu. Each write ends with its change or its error. A write's own error
+// rolls back its savepoint only; an error of the transaction itself (begin,
+// commit, or a savepoint SQLite already abandoned) fails every write of
+// the group, none of which is then committed.
+func (s *Store) commitGroup(group []*write) {
+	fail := func(err error) {
+		for _, w := range group {
+			if w.err == nil && !w.panicked {
+				w.err, w.change = err, nil
+			}
+		}
+	}
+	// The transaction is not bound to any writer's context: one
+	// cancelled writer must not roll back the others.
+	sqlTx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("begin: %w", err))
+		return
+	}
+	defer sqlTx.Rollback()
+	for _, w := range group {
+		if err := w.ctx.Err(); err != nil {
+			w.err = err
+			continue
+		}
+		ctx := w.ctx
+		if len(group) > 1 {
+			// Cancelling an SQLite statement can roll back the whole
+			// transaction; alone, a writer may still be interrupted.
+			ctx = context.WithoutCancel(ctx)
+		}
+		if err := s.runPart(ctx, sqlTx, w); err != nil {
+			fail(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+	}
+	s.commits.Add(1)
+	if err := sqlTx.Commit(); err != nil {
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	var changes []Change
+	for _, w := range group {
+		w.hooks = s.onCommit
+		if w.change != nil {
+			s.committed[w.change.After.ID] = w.change.After.Changes
+			changes = append(changes, *w.change)
+		}
+	}
+	s.qmu.Lock()
+	s.pending = append(s.pending, changes...)
+	s.qmu.Unlock()
+}
+
+// runPart runs w in its savepoint of sqlTx and sets w's change, error or
+// panic; an error returned is the transaction's, not w's.
+func (s *Store) runPart(ctx context.Context, sqlTx *sql.Tx, w *write) error {
+	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return err
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				w.panicked, w.panicVal = true, v
+			}
+		}()
+		w.change, w.err = s.update(ctx, sqlTx, w.zone, w.fn)
+	}()
+	if w.err == nil && !w.panicked {
+		_, err := sqlTx.ExecContext(ctx, "RELEASE "+savepoint)
+		return err
+	}
+	w.change = nil
+	// ROLLBACK TO keeps the savepoint open; RELEASE ends it, keeping
+	// nothing of this part.
+	_, err := sqlTx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO "+savepoint)
+	if err == nil {
+		_, err = sqlTx.ExecContext(context.WithoutCancel(ctx), "RELEASE "+savepoint)
+	}
+	if err != nil {
+		return errors.Join(w.err, err)
+	}
+	return nil
+}
