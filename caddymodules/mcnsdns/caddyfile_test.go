@@ -7,20 +7,13 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/libdns/libdns"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
-)
 
-// adapt runs the Caddyfile adapter on input named "Caddyfile" and returns
-// the JSON.
-func adapt(input string) (string, error) {
-	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), map[string]any{"filename": "Caddyfile"})
-	return string(out), err
-}
+	"github.com/metacircular/edge/internal/caddytestutil"
+)
 
 const wantProvider = `{"ca_cert":"/etc/caddy/mcns-ca.pem","endpoint":"https://127.0.0.1:8444","name":"mcns","token":"{env.MCNS_TOKEN}"}`
 
@@ -50,7 +43,7 @@ func TestCaddyfile(t *testing.T) {
 	respond "hi"
 }`,
 	} {
-		out, err := adapt(input)
+		out, err := caddytestutil.Adapt(t, input)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 		} else if !strings.Contains(out, `"provider":`+wantProvider) {
@@ -69,7 +62,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"dns mcns {\n\t\t\tendpoint a b\n\t\t}", `mcns: endpoint takes one argument, got "b" too, at Caddyfile:4`},
 		{"dns mcns https://a:8444 {\n\t\t\tendpoint https://b:8444\n\t\t}", "mcns: endpoint given twice, at Caddyfile:4"},
 	} {
-		_, err := adapt("example.com {\n\ttls {\n\t\t" + tc.block + "\n\t}\n}\n")
+		_, err := caddytestutil.Adapt(t, "example.com {\n\ttls {\n\t\t"+tc.block+"\n\t}\n}\n")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.block, err, tc.want)
 		}

@@ -84,7 +84,9 @@ func (e *apiError) Error() string {
 	case http.StatusUnauthorized:
 		msg += "; check the token"
 	case http.StatusForbidden:
-		msg += "; the token needs the admin role"
+		// The API's message says which: the role, a scope that does not
+		// cover the name, or a zone outside allow_zones.
+		msg += "; the token needs the admin role and a scope covering the name"
 	}
 	return msg
 }

@@ -24,7 +24,10 @@ import (
 const (
 	adminToken  = "admin-token-for-the-mcnsdns-tests-0123456789"
 	readerToken = "reader-token-for-the-mcnsdns-tests-012345678"
-	testZone    = "example.com."
+	// acmeToken is scoped to example.com:_acme-challenge.*:TXT, the token
+	// the README tells operators to mint.
+	acmeToken = "acme-token-for-the-mcnsdns-tests-0123456789a"
+	testZone  = "example.com."
 )
 
 // mcns is a real mcns management API over a real SQLite store, serving
@@ -46,8 +49,13 @@ func startMCNS(t *testing.T) *mcns {
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writePKI(t, dir, "mcns test CA")
 	tokens := filepath.Join(dir, "tokens")
+	acme, err := api.ParseScope(strings.TrimSuffix(testZone, ".") + ":_acme-challenge.*:TXT")
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeTestFile(t, tokens, api.TokenLine(adminToken, "caddy", []string{api.RoleAdmin})+"\n"+
-		api.TokenLine(readerToken, "viewer", []string{"read"})+"\n")
+		api.TokenLine(readerToken, "viewer", []string{"read"})+"\n"+
+		api.TokenLine(acmeToken, "caddy-acme", []string{api.RoleAdmin}, acme)+"\n")
 	st, err := store.Open(filepath.Join(dir, "mcns.sqlite3"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,12 @@
 //	go run ./cmd/mcns-token -name ops -roles admin
 //
 // A repeatable -scope ZONE:PATTERN:TYPES limits the token to some names and
-// types of some zones (the tokens file format is in the api package's
-// README):
+// types of some zones. PATTERN is @ (the apex), a name, *.NAME (every name
+// strictly below NAME) or LABELS.* (LABELS at the apex or above any host of
+// the zone); the grammar is in the api package's README and scope.go. An
+// ACME DNS-01 client needs only its challenge TXT records:
 //
-//	mcns-token -name acme -roles admin -scope 'example.net:*.example.net.:TXT'
+//	mcns-token -name acme -roles admin -scope 'svc.mcp.metacircular.net:_acme-challenge.*:TXT'
 package main
 
 import (
@@ -28,7 +30,7 @@ func main() {
 	name := flag.String("name", "", "who the token is for (required, no spaces)")
 	roles := flag.String("roles", "", "comma-separated roles; \"admin\" may write, any token may read (required)")
 	var scopes scopeFlags
-	flag.Var(&scopes, "scope", "limit the token to ZONE:PATTERN:TYPES (repeatable), e.g. example.net:_acme-challenge:TXT")
+	flag.Var(&scopes, "scope", "limit the token to ZONE:PATTERN:TYPES (repeatable), PATTERN @, NAME, *.NAME or LABELS.*; e.g. example.net:_acme-challenge.*:TXT for ACME DNS-01")
 	flag.Parse()
 	if err := run(os.Stdout, *name, *roles, scopes...); err != nil {
 		fmt.Fprintln(os.Stderr, "mcns-token:", err)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 func TestMint(t *testing.T) {
@@ -40,13 +42,17 @@ func TestMint(t *testing.T) {
 
 func TestMintScoped(t *testing.T) {
 	var f scopeFlags
+	// The ACME form from mcns-token's documentation, and a wildcard.
 	for _, s := range []string{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net:*._acme-challenge:TXT"} {
-		if err := f.Set(s); err == nil && s == "svc.example.net:_acme-challenge.*:TXT" {
-			t.Errorf("-scope %q accepted: a * may only lead the pattern", s)
+		if err := f.Set(s); err != nil {
+			t.Errorf("-scope %q: %v", s, err)
 		}
 	}
-	if len(f) != 1 {
-		t.Fatalf("%d scopes kept, want 1", len(f))
+	if len(f) != 2 {
+		t.Fatalf("%d scopes kept, want 2", len(f))
+	}
+	if !f[0].Matches("svc.example.net.", "_acme-challenge.www.svc.example.net.", dns.TypeTXT) || f[0].Matches("svc.example.net.", "www.svc.example.net.", dns.TypeTXT) {
+		t.Errorf("_acme-challenge.* does not match as documented")
 	}
 	if err := f.Set("svc.example.net:@:A,AAAA"); err != nil {
 		t.Fatal(err)
@@ -55,11 +61,11 @@ func TestMintScoped(t *testing.T) {
 	if err := run(&out, "acme", "admin", f...); err != nil {
 		t.Fatal(err)
 	}
-	want := " acme admin scope=svc.example.net.:*._acme-challenge.svc.example.net.:TXT scope=svc.example.net.:@:A,AAAA\n"
+	want := " acme admin scope=svc.example.net.:_acme-challenge.*:TXT scope=svc.example.net.:*._acme-challenge.svc.example.net.:TXT scope=svc.example.net.:@:A,AAAA\n"
 	if !strings.HasSuffix(out.String(), want) {
 		t.Errorf("output %q does not end in %q", out.String(), want)
 	}
-	for _, bad := range []string{"", "svc.example.net", "svc.example.net:@", "svc.example.net:@:NOPE", "svc.example.net:other.org.:TXT", ":@:TXT"} {
+	for _, bad := range []string{"", "svc.example.net", "svc.example.net:@", "svc.example.net:@:NOPE", "svc.example.net:other.org.:TXT", ":@:TXT", "svc.example.net:*.x.*:TXT", "svc.example.net:x.svc.example.net..*:TXT"} {
 		if err := f.Set(bad); err == nil {
 			t.Errorf("-scope %q accepted", bad)
 		}

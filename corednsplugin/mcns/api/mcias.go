@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,16 +13,19 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/coredns/coredns/plugin/pkg/cache"
 	"golang.org/x/sync/singleflight"
 )
 
 const (
-	mciasCacheTTL   = 30 * time.Second
-	mciasTimeout    = 5 * time.Second
-	mciasMaxBody    = 64 << 10
+	mciasCacheTTL = 30 * time.Second
+	mciasTimeout  = 5 * time.Second
+	mciasMaxBody  = 64 << 10
+	// mciasMaxEntries bounds the verdict cache, so a flood of distinct
+	// tokens costs memory only up to it; beyond it, cached verdicts are
+	// evicted at random and asked for again.
 	mciasMaxEntries = 10000
 )
 
@@ -41,8 +45,7 @@ type mcias struct {
 	// one validation call.
 	flight singleflight.Group
 
-	mu    sync.Mutex
-	cache map[tokenHash]mciasVerdict
+	verdicts *cache.Cache[mciasVerdict]
 }
 
 type mciasResult struct {
@@ -51,6 +54,7 @@ type mciasResult struct {
 }
 
 type mciasVerdict struct {
+	token   tokenHash // the full hash: the cache's key is only part of it
 	p       Principal
 	ok      bool
 	reason  string
@@ -91,11 +95,25 @@ func newMCIAS(cfg *MCIASConfig) (*mcias, error) {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &mcias{
-		cfg:    cfg,
-		client: &http.Client{Transport: tr, Timeout: mciasTimeout, CheckRedirect: noRedirects},
-		now:    time.Now,
-		cache:  make(map[tokenHash]mciasVerdict),
+		cfg:      cfg,
+		client:   &http.Client{Transport: tr, Timeout: mciasTimeout, CheckRedirect: noRedirects},
+		now:      time.Now,
+		verdicts: cache.New[mciasVerdict](mciasMaxEntries),
 	}, nil
+}
+
+// verdictKey is the cache key of a token hash: its first 64 bits, which
+// are as uniform as the whole. Two tokens sharing them are told apart by
+// the full hash kept in the verdict.
+func verdictKey(h tokenHash) uint64 { return binary.BigEndian.Uint64(h[:8]) }
+
+// verdict returns the unexpired cached verdict for h.
+func (m *mcias) verdict(h tokenHash, now time.Time) (mciasVerdict, bool) {
+	v, hit := m.verdicts.Get(verdictKey(h))
+	if !hit || v.token != h || !now.Before(v.expires) {
+		return mciasVerdict{}, false
+	}
+	return v, true
 }
 
 // noRedirects keeps the token from being replayed to wherever a redirect
@@ -117,11 +135,7 @@ func loadCertPool(path string) (*x509.CertPool, error) {
 // cachedValid returns the principal of a token MCIAS recently said is
 // valid, without asking it.
 func (m *mcias) cachedValid(h tokenHash) (Principal, bool) {
-	now := m.now()
-	m.mu.Lock()
-	v, hit := m.cache[h]
-	m.mu.Unlock()
-	if hit && v.ok && now.Before(v.expires) {
+	if v, hit := m.verdict(h, m.now()); hit && v.ok {
 		return v.p, true
 	}
 	return Principal{}, false
@@ -130,10 +144,7 @@ func (m *mcias) cachedValid(h tokenHash) (Principal, bool) {
 // validate returns the principal for tok, or an error saying why not.
 func (m *mcias) validate(ctx context.Context, tok string, h tokenHash) (Principal, error) {
 	now := m.now()
-	m.mu.Lock()
-	v, hit := m.cache[h]
-	m.mu.Unlock()
-	if hit && now.Before(v.expires) {
+	if v, hit := m.verdict(h, now); hit {
 		if v.ok {
 			return v.p, nil
 		}
@@ -149,23 +160,11 @@ func (m *mcias) validate(ctx context.Context, tok string, h tokenHash) (Principa
 	if errors.Is(err, errMCIASUnavailable) {
 		return Principal{}, err
 	}
-	v = mciasVerdict{p: p, ok: err == nil, expires: now.Add(mciasCacheTTL)}
+	v := mciasVerdict{token: h, p: p, ok: err == nil, expires: now.Add(mciasCacheTTL)}
 	if err != nil {
 		v.reason = err.Error()
 	}
-	m.mu.Lock()
-	if len(m.cache) >= mciasMaxEntries {
-		for k, e := range m.cache {
-			if !now.Before(e.expires) {
-				delete(m.cache, k)
-			}
-		}
-		if len(m.cache) >= mciasMaxEntries {
-			clear(m.cache) // flooded with distinct tokens: start over
-		}
-	}
-	m.cache[h] = v
-	m.mu.Unlock()
+	m.verdicts.Add(verdictKey(h), v)
 	return p, err
 }
 

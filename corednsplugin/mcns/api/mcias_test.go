@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -230,5 +231,44 @@ func TestMCIASBrokenCADenies(t *testing.T) {
 	h := newHarness(t, newFakeStore(), &Config{MCIAS: &MCIASConfig{URL: f.srv.URL, CACert: ca, ValidatePath: defaultValidatePath}})
 	if r := h.do("GET", "/v1/zones", "bob-token", ""); r.status != 401 {
 		t.Errorf("unusable ca_cert: %d", r.status)
+	}
+}
+
+// TestMCIASVerdictCache: the verdict cache stays within mciasMaxEntries
+// however many tokens are seen, and two tokens whose hashes share the
+// cache key never share a verdict.
+func TestMCIASVerdictCache(t *testing.T) {
+	m, err := newMCIAS(&MCIASConfig{URL: "https://mcias.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	m.now = func() time.Time { return now }
+	put := func(h tokenHash) {
+		m.verdicts.Add(verdictKey(h), mciasVerdict{token: h, ok: true, expires: now.Add(mciasCacheTTL)})
+	}
+	for i := range 3 * mciasMaxEntries {
+		put(hashToken(fmt.Sprint("flood-", i)))
+	}
+	if n := m.verdicts.Len(); n > mciasMaxEntries {
+		t.Errorf("%d cached verdicts, bound is %d", n, mciasMaxEntries)
+	}
+
+	valid := hashToken("valid-token")
+	put(valid)
+	other := valid
+	other[len(other)-1] ^= 1 // same key, different hash
+	if verdictKey(other) != verdictKey(valid) {
+		t.Fatal("test hashes do not share a key")
+	}
+	if _, ok := m.cachedValid(other); ok {
+		t.Error("a token sharing the cache key took another token's verdict")
+	}
+	if _, ok := m.cachedValid(valid); !ok {
+		t.Error("the cached verdict is not found")
+	}
+	now = now.Add(mciasCacheTTL)
+	if _, ok := m.cachedValid(valid); ok {
+		t.Error("an expired verdict still grants")
 	}
 }

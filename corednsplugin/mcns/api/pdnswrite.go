@@ -188,6 +188,9 @@ func (s *Server) pdnsCreate(w http.ResponseWriter, r *http.Request) (string, err
 		return "", err
 	}
 	zone, nsRRs, err := parseNewZone(body)
+	if err == nil {
+		err = s.checkCreatable(zone)
+	}
 	if err != nil {
 		return "", err
 	}

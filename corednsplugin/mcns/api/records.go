@@ -135,7 +135,7 @@ func (q *recordRequest) spec(zone string, base store.RecordSpec) (store.RecordSp
 	if q.Value != nil {
 		out.Value = *q.Value
 	}
-	ttl, err := uint31("ttl", q.TTL, 0, out.TTL)
+	ttl, err := secondsField("ttl", q.TTL, 0, out.TTL)
 	if err != nil {
 		return out, err
 	}

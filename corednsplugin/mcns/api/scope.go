@@ -9,22 +9,36 @@ import (
 )
 
 // A Scope limits a principal to some names and types of one zone. Its text
-// form, used in the tokens file and by mcns-token, is ZONE:PATTERN:TYPES:
+// form, used in the tokens file, by mcns-token and by update_policy grants,
+// is ZONE:PATTERN:TYPES:
 //
 //	ZONE     the zone, with or without the trailing dot
-//	PATTERN  @ (the zone apex), an exact name, or *.NAME matching every
-//	         name strictly below NAME (one or more labels, like BIND's
-//	         update-policy "subdomain" without NAME itself); names are
-//	         relative to ZONE unless they end in a dot
+//	PATTERN  one of
+//	         @          the zone apex
+//	         NAME       exactly that name; relative to ZONE unless it ends
+//	                    in a dot
+//	         *.NAME     every name strictly below NAME (one or more labels,
+//	                    like BIND's update-policy "subdomain" without NAME
+//	                    itself); NAME as above
+//	         LABELS.*   every name whose leftmost labels are LABELS, at the
+//	                    apex or above any name of the zone: LABELS.ZONE and
+//	                    LABELS.H.ZONE for any H. LABELS is relative, one or
+//	                    more labels without '*'. The ACME form:
+//	                    _acme-challenge.* covers the DNS-01 challenge name
+//	                    of the zone and of every host in it, and nothing
+//	                    else (not _acme-challenge's own subdomains, not
+//	                    x._acme-challenge)
 //	TYPES    comma-separated record types, or * (or ANY) for every type
 //	         but SOA, which only an unscoped principal may change
 //
 // Matching is case-insensitive. A principal with scopes may read only the
-// zones its scopes name, and write only matching names and types.
+// zones its scopes name, and write only matching names and types. /v1,
+// the PowerDNS API and UPDATE grants all decide through Matches.
 type Scope struct {
 	Zone     string          // canonical, lower case, trailing dot
-	Name     string          // canonical owner name, or the parent for a wildcard
+	Name     string          // canonical owner name, the parent for a wildcard, LABELS.ZONE for a prefix
 	Wildcard bool            // Name's strict subdomains match, Name does not
+	Prefix   string          // LABELS with its trailing dot for LABELS.*; "" otherwise
 	Types    map[uint16]bool // nil: every type but SOA
 }
 
@@ -45,6 +59,13 @@ func ParseScope(s string) (Scope, error) {
 	sc := Scope{Zone: zone}
 	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
 		sc.Wildcard, pattern = true, rest
+	} else if labels, ok := strings.CutSuffix(pattern, ".*"); ok {
+		// Relative only: an absolute LABELS would name one zone's hosts
+		// and so mean nothing different from NAME.
+		if labels == "" || labels == "@" || strings.HasSuffix(labels, ".") || strings.ContainsAny(labels, "*\\") {
+			return Scope{}, fmt.Errorf("scope %q: %q is not a LABELS.* pattern (LABELS: relative labels without '*')", s, parts[1])
+		}
+		sc.Prefix, pattern = strings.ToLower(labels)+".", labels
 	}
 	name, err := scopeName(pattern, zone)
 	if err != nil {
@@ -102,6 +123,9 @@ func (sc Scope) String() string {
 	if sc.Name == sc.Zone {
 		pattern = "@"
 	}
+	if sc.Prefix != "" {
+		pattern = sc.Prefix + "*"
+	}
 	if sc.Wildcard {
 		pattern = "*." + pattern
 	}
@@ -129,6 +153,12 @@ func (sc Scope) Matches(zone, name string, rrtype uint16) bool {
 	name = strings.ToLower(dns.Fqdn(name))
 	if sc.Wildcard {
 		return name != sc.Name && dns.IsSubDomain(sc.Name, name)
+	}
+	if sc.Prefix != "" && name != sc.Name {
+		// The labels after LABELS must be the zone or a name in it;
+		// CutPrefix on the dotted LABELS keeps to label boundaries.
+		rest, ok := strings.CutPrefix(name, sc.Prefix)
+		return ok && rest != "" && dns.IsSubDomain(sc.Zone, rest)
 	}
 	return name == sc.Name
 }

@@ -29,6 +29,19 @@ func TestScopeMatches(t *testing.T) {
 		{"example.net:@:A,aaaa", "example.net.", "example.net.", dns.TypeAAAA, true},
 		{"example.net:@:A,aaaa", "example.net.", "example.net.", dns.TypeTXT, false},
 		{"example.net.:www.example.net.:A", "example.net.", "www.example.net.", dns.TypeA, true},
+		// LABELS.*: LABELS at the apex or above any host of the zone.
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "_acme-challenge.svc.example.net.", dns.TypeTXT, true},
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "_acme-challenge.www.svc.example.net.", dns.TypeTXT, true},
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "_ACME-challenge.a.b.SVC.example.net.", dns.TypeTXT, true},
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "_acme-challenge.www.svc.example.net.", dns.TypeA, false},
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "www.svc.example.net.", dns.TypeTXT, false},
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "x._acme-challenge.svc.example.net.", dns.TypeTXT, false},
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "x_acme-challenge.svc.example.net.", dns.TypeTXT, false},
+		{"svc.example.net:_acme-challenge.*:TXT", "svc.example.net.", "_acme-challenge.example.net.", dns.TypeTXT, false},
+		{"svc.example.net:_acme-challenge.*:TXT", "example.net.", "_acme-challenge.svc.example.net.", dns.TypeTXT, false},
+		{"svc.example.net:_acme-challenge.*:*", "svc.example.net.", "_acme-challenge.svc.example.net.", dns.TypeSOA, false},
+		{"example.net:a.b.*:A", "example.net.", "a.b.www.example.net.", dns.TypeA, true},
+		{"example.net:a.b.*:A", "example.net.", "b.www.example.net.", dns.TypeA, false},
 	}
 	for _, c := range cases {
 		sc, err := ParseScope(c.scope)
@@ -47,19 +60,23 @@ func TestScopeMatches(t *testing.T) {
 
 func TestParseScopeRejects(t *testing.T) {
 	for in, want := range map[string]string{
-		"example.net":                    "want ZONE:PATTERN:TYPES",
-		"example.net:@":                  "want ZONE:PATTERN:TYPES",
-		"example.net:@:TXT:x":            "want ZONE:PATTERN:TYPES",
-		":@:TXT":                         "must all be given",
-		"example.net::TXT":               "must all be given",
-		"example.net:@:":                 "must all be given",
-		"*.example.net:@:TXT":            "not a zone name",
-		"example.net:a.*:TXT":            "not a name",
-		"example.net:**.a:TXT":           "not a name",
-		"example.net:www.other.org.:TXT": "not in zone",
-		"example.net:@:TXT,BOGUS":        "not a record type",
-		"example.net:@:TXT,":             "not a record type",
-		"example.net:a..b:TXT":           "not a name",
+		"example.net":                      "want ZONE:PATTERN:TYPES",
+		"example.net:@":                    "want ZONE:PATTERN:TYPES",
+		"example.net:@:TXT:x":              "want ZONE:PATTERN:TYPES",
+		":@:TXT":                           "must all be given",
+		"example.net::TXT":                 "must all be given",
+		"example.net:@:":                   "must all be given",
+		"*.example.net:@:TXT":              "not a zone name",
+		"example.net:*.a.*:TXT":            "not a name",
+		"example.net:.*:TXT":               "not a LABELS.* pattern",
+		"example.net:@.*:TXT":              "not a LABELS.* pattern",
+		"example.net:a.example.net..*:TXT": "not a LABELS.* pattern",
+		"example.net:a*.*:TXT":             "not a LABELS.* pattern",
+		"example.net:**.a:TXT":             "not a name",
+		"example.net:www.other.org.:TXT":   "not in zone",
+		"example.net:@:TXT,BOGUS":          "not a record type",
+		"example.net:@:TXT,":               "not a record type",
+		"example.net:a..b:TXT":             "not a name",
 	} {
 		if _, err := ParseScope(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", in, err, want)

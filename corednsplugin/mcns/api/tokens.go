@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/metacircular/edge/internal/filewatch"
 )
 
 // Principal is who a request authenticated as.
@@ -68,25 +70,25 @@ func loadTokensFile(path string) (map[tokenHash]Principal, error) {
 // readTokensFile is loadTokensFile that also returns the version of the file
 // it read, taken from the open file so that it describes exactly the bytes
 // parsed even if another file is renamed over the path meanwhile.
-func readTokensFile(path string) (map[tokenHash]Principal, os.FileInfo, error) {
+func readTokensFile(path string) (map[tokenHash]Principal, filewatch.Stamp, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, filewatch.Stamp{}, err
 	}
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil {
-		return nil, nil, err
+		return nil, filewatch.Stamp{}, err
 	}
 	data, err := io.ReadAll(fh)
 	if err != nil {
-		return nil, nil, err
+		return nil, filewatch.Stamp{}, err
 	}
 	tokens, err := parseTokens(path, data)
 	if err != nil {
-		return nil, nil, err
+		return nil, filewatch.Stamp{}, err
 	}
-	return tokens, fi, nil
+	return tokens, filewatch.StampOf(fi), nil
 }
 
 func parseTokens(path string, data []byte) (map[tokenHash]Principal, error) {
@@ -150,9 +152,9 @@ func parseScopeFields(fields []string) ([]Scope, error) {
 	return scopes, nil
 }
 
-// tokenFile is the tokens file, re-read when it changes (another file
-// renamed over it, or a new size or modification time), checked at most
-// once per statEach so requests stay cheap.
+// tokenFile is the tokens file, re-read when it changes (the filewatch
+// rule: another file renamed over it, or a new size or modification
+// time), checked at most once per statEach so requests stay cheap.
 //
 // It fails closed: while the file cannot be read or parsed it grants
 // nothing, so a revocation saved together with a typo never leaves the
@@ -166,14 +168,27 @@ type tokenFile struct {
 
 	mu      sync.Mutex
 	checked time.Time
+	watch   filewatch.Watcher
+	errs    filewatch.ErrorState    // logged once per state
 	tokens  map[tokenHash]Principal // nil until first checked; empty while err is set
-	version os.FileInfo             // the version tokens came from; nil while err is set
 	err     error                   // why the file grants nothing
 	counted bool                    // err is counted in tokensFileFailing
 }
 
+// tokenSettlePolls is the settle period of the tokens file, in checks. It
+// is not filewatch.DefaultSettlePolls: checks come only with requests, so
+// a settle check would leave a revoked token working until some later
+// request, however long that takes. The file is small and documented to be
+// saved by renaming a new one over it, which is never seen half written;
+// and a version read while being replaced is taken from the open file, so
+// the next check sees the path differ and reads it again.
+const tokenSettlePolls = 0
+
 func newTokenFile(path string, log Logger) *tokenFile {
-	return &tokenFile{path: path, log: log, now: time.Now, statEach: time.Second}
+	return &tokenFile{
+		path: path, log: log, now: time.Now, statEach: time.Second,
+		watch: filewatch.Watcher{Path: path, SettlePolls: tokenSettlePolls},
+	}
 }
 
 // lookup finds the principal for a token hash. Tokens are high-entropy
@@ -202,33 +217,30 @@ func (f *tokenFile) refreshLocked() {
 		return
 	}
 	f.checked = now
-	if f.version != nil {
-		if fi, err := os.Stat(f.path); err == nil && sameVersion(f.version, fi) {
-			return
-		}
+	// A stat error falls through to the read, which fails closed with the
+	// error of opening the file.
+	if _, ready, err := f.watch.Poll(); err == nil && !ready {
+		return
 	}
-	// A file that failed is read again at every check: fixing its
-	// permissions, for one, changes neither its size nor its time.
-	tokens, fi, err := readTokensFile(f.path)
+	tokens, read, err := readTokensFile(f.path)
 	if err != nil {
-		if f.err == nil || f.err.Error() != err.Error() {
+		// Forget the version, so that the file is read again at every
+		// check: fixing its permissions, for one, changes neither its
+		// size nor its time.
+		f.watch.Accept(filewatch.Stamp{})
+		if f.errs.Report(err) {
 			f.log.Errorf("api: tokens file unusable, granting nothing from it until fixed: %v", err)
 			tokensFileFailures.Inc()
 		}
-		f.tokens, f.version, f.err = map[tokenHash]Principal{}, nil, err
+		f.tokens, f.err = map[tokenHash]Principal{}, err
 		return
 	}
-	if f.version != nil || f.err != nil {
+	f.watch.Accept(read)
+	f.errs.Clear()
+	if f.tokens != nil {
 		f.log.Infof("api: reloaded %s (%d tokens)", f.path, len(tokens))
 	}
-	f.tokens, f.version, f.err = tokens, fi, nil
-}
-
-// sameVersion reports whether fi describes the version of the file that
-// was read as old: the same file, not another renamed over it, with the
-// same size and modification time.
-func sameVersion(old, fi os.FileInfo) bool {
-	return os.SameFile(old, fi) && fi.Size() == old.Size() && fi.ModTime().Equal(old.ModTime())
+	f.tokens, f.err = tokens, nil
 }
 
 // countLocked keeps the file's share of tokensFileFailing in step with err.

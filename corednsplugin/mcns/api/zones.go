@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -47,8 +48,10 @@ func zoneName(name string) (string, error) {
 
 func zoneParam(r *http.Request) (string, error) { return zoneName(r.PathValue("zone")) }
 
-// uint31 checks a TTL-like field: min to 2^31-1 (RFC 2181 §8).
-func uint31(field string, v *int64, min int64, def uint32) (uint32, error) {
+// secondsField reads an optional request field holding a time in seconds
+// (a TTL or an SOA timer): nil gives def; otherwise it must lie from min
+// to 2^31-1, the most RFC 2181 §8 lets such a 32-bit field hold.
+func secondsField(field string, v *int64, min int64, def uint32) (uint32, error) {
 	if v == nil {
 		return def, nil
 	}
@@ -75,7 +78,7 @@ func (q *zoneRequest) apply(z *store.Zone) error {
 		{"ttl", q.TTL, &z.TTL},
 	}
 	for _, f := range fields {
-		if *f.dst, err = uint31(f.name, f.v, 1, *f.dst); err != nil {
+		if *f.dst, err = secondsField(f.name, f.v, 1, *f.dst); err != nil {
 			return err
 		}
 	}
@@ -127,16 +130,29 @@ func (s *Server) getZone(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, z)
 }
 
+// checkCreatable is the one rule, for /v1 and the PowerDNS API alike, on
+// which zones may be created: a zone created here is answered
+// authoritatively to everyone, so which names the platform may claim is the
+// operator's decision. Without allow_zones no zone may be created (the
+// store alone would then accept any zone, "com." included); with it, only
+// zones at or below one of its suffixes. The store checks the suffixes
+// again on every write, so PATCH and DELETE of a zone outside them fail
+// there. zone is canonical (lower case, trailing dot).
+func (s *Server) checkCreatable(zone string) error {
+	if len(s.cfg.AllowZones) == 0 {
+		return fmt.Errorf("%w: zone creation through the API is off: set allow_zones in the Corefile's mcns block", store.ErrForbidden)
+	}
+	for _, suffix := range s.cfg.AllowZones {
+		if dns.IsSubDomain(strings.ToLower(dns.Fqdn(suffix)), zone) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: zone %s is outside allow_zones (%s)", store.ErrForbidden, zone, strings.Join(s.cfg.AllowZones, " "))
+}
+
 func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
 	if err := checkManage(r); err != nil {
 		s.writeErr(w, r, err)
-		return
-	}
-	if len(s.cfg.AllowZones) == 0 {
-		// A zone created here is answered authoritatively to everyone;
-		// which names the platform may claim is the operator's decision.
-		s.writeErr(w, r, &httpError{status: http.StatusForbidden, code: "forbidden",
-			msg: "zone creation through the API is off: set allow_zones in the Corefile's mcns block"})
 		return
 	}
 	var q zoneRequest
@@ -149,6 +165,9 @@ func (s *Server) createZone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, err := zoneName(*q.Name)
+	if err == nil {
+		err = s.checkCreatable(name)
+	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
