@@ -2,6 +2,7 @@ package geofilter
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -131,11 +132,13 @@ func (lw *ListenerWrapper) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return lw.Filter.finishCaddyfile(d, &st)
 }
 
-// filterParse remembers what cross-option checks need at the end of a block.
+// filterParse remembers what cross-option checks need at the end of a
+// block: the "file:line" of the last option of each kind.
 type filterParse struct {
-	dbOptAt            string // "file:line" of the last option needing a db
-	rateOptAt, rateSet string
-	banAt              string
+	dbOptAt     string // an option that needs a db
+	rateOptAt   string // a rate_limit_* option, which needs rate_limit
+	rateLimitAt string // rate_limit itself
+	banAt       string // ban, which needs rate_limit
 }
 
 func position(d *caddyfile.Dispenser) string {
@@ -146,120 +149,183 @@ func position(d *caddyfile.Dispenser) string {
 func (f *Filter) unmarshalOption(d *caddyfile.Dispenser, st *filterParse) error {
 	opt := d.Val()
 	args := d.RemainingArgs()
-	wantArgs := func(n int) error {
-		if len(args) != n {
-			return d.ArgErr()
-		}
-		return nil
-	}
-	if !filterOptions[opt] {
+	parse, ok := filterOptions[opt]
+	if !ok {
 		return d.Errf("unrecognized subdirective %q", opt)
 	}
 	if len(args) == 0 {
 		return d.ArgErr()
 	}
-	switch opt {
-	case "db":
-		// The files are opened when the config is loaded (Provision), not
-		// here: adapting a Caddyfile must work where they do not exist yet.
-		f.DB = append(f.DB, args...)
-	case "block_countries", "allow_countries":
-		codes, err := normalizeCountries(args)
-		if err != nil {
+	return parse(f, d, st, opt, args)
+}
+
+// filterOption parses the arguments (at least one) of the Filter
+// subdirective opt into f, noting in st what finishCaddyfile must check.
+type filterOption func(f *Filter, d *caddyfile.Dispenser, st *filterParse, opt string, args []string) error
+
+// filterOptions are the subdirectives the handler and the listener wrapper
+// share, keyed by name.
+var filterOptions = map[string]filterOption{
+	"db":                     parseDB,
+	"block_countries":        parseCountries,
+	"allow_countries":        parseCountries,
+	"block_asn":              parseBlockASN,
+	"block_ips":              parseBlockIPs,
+	"block_cidrs":            parseCIDRs,
+	"allow_cidrs":            parseCIDRs,
+	"unknown_country":        parseUnknownCountry,
+	"rate_limit":             parseRateLimit,
+	"rate_limit_ipv6_prefix": parseRateLimitIPv6Prefix,
+	"rate_limit_max_clients": parseRateLimitMaxClients,
+	"rate_limit_zone":        parseRateLimitZone,
+	"ban":                    parseBan,
+}
+
+// oneArg returns the single argument of an option that takes one.
+func oneArg(d *caddyfile.Dispenser, args []string) (string, error) {
+	if len(args) != 1 {
+		return "", d.ArgErr()
+	}
+	return args[0], nil
+}
+
+// intArg returns the single argument of opt as a number from lo to hi;
+// want describes them in the error.
+func intArg(d *caddyfile.Dispenser, opt string, args []string, lo, hi int, want string) (int, error) {
+	v, err := oneArg(d, args)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, d.Errf("%s: want %s, got %q", opt, want, v)
+	}
+	return n, nil
+}
+
+func parseDB(f *Filter, _ *caddyfile.Dispenser, _ *filterParse, _ string, args []string) error {
+	// The files are opened when the config is loaded (Provision), not
+	// here: adapting a Caddyfile must work where they do not exist yet.
+	f.DB = append(f.DB, args...)
+	return nil
+}
+
+func parseCountries(f *Filter, d *caddyfile.Dispenser, st *filterParse, opt string, args []string) error {
+	codes, err := normalizeCountries(args)
+	if err != nil {
+		return d.Errf("%s: %v", opt, err)
+	}
+	list, other := &f.BlockCountries, f.AllowCountries
+	if opt == "allow_countries" {
+		list, other = &f.AllowCountries, f.BlockCountries
+	}
+	if len(other) > 0 {
+		return d.Err("block_countries and allow_countries are mutually exclusive")
+	}
+	*list = append(*list, codes...)
+	st.dbOptAt = position(d)
+	return nil
+}
+
+func parseBlockASN(f *Filter, d *caddyfile.Dispenser, st *filterParse, _ string, args []string) error {
+	for _, a := range args {
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(a), "AS"), 10, 32)
+		if err != nil || n == 0 {
+			return d.Errf("block_asn: invalid AS number %q", a)
+		}
+		f.BlockASN = append(f.BlockASN, uint32(n))
+	}
+	st.dbOptAt = position(d)
+	return nil
+}
+
+func parseBlockIPs(f *Filter, d *caddyfile.Dispenser, _ *filterParse, _ string, args []string) error {
+	for _, a := range args {
+		if _, err := parseIP(a); err != nil {
+			return d.Errf("block_ips: %v", err)
+		}
+	}
+	f.BlockIPs = append(f.BlockIPs, args...)
+	return nil
+}
+
+func parseCIDRs(f *Filter, d *caddyfile.Dispenser, _ *filterParse, opt string, args []string) error {
+	for _, a := range args {
+		if _, err := parseCIDR(a); err != nil {
 			return d.Errf("%s: %v", opt, err)
 		}
-		if opt == "block_countries" {
-			if len(f.AllowCountries) > 0 {
-				return d.Err("block_countries and allow_countries are mutually exclusive")
-			}
-			f.BlockCountries = append(f.BlockCountries, codes...)
-		} else {
-			if len(f.BlockCountries) > 0 {
-				return d.Err("block_countries and allow_countries are mutually exclusive")
-			}
-			f.AllowCountries = append(f.AllowCountries, codes...)
-		}
-		st.dbOptAt = position(d)
-	case "block_asn":
-		for _, a := range args {
-			n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(a), "AS"), 10, 32)
-			if err != nil || n == 0 {
-				return d.Errf("block_asn: invalid AS number %q", a)
-			}
-			f.BlockASN = append(f.BlockASN, uint32(n))
-		}
-		st.dbOptAt = position(d)
-	case "block_ips":
-		for _, a := range args {
-			if _, err := parseIP(a); err != nil {
-				return d.Errf("block_ips: %v", err)
-			}
-		}
-		f.BlockIPs = append(f.BlockIPs, args...)
-	case "block_cidrs", "allow_cidrs":
-		for _, a := range args {
-			if _, err := parseCIDR(a); err != nil {
-				return d.Errf("%s: %v", opt, err)
-			}
-		}
-		if opt == "block_cidrs" {
-			f.BlockCIDRs = append(f.BlockCIDRs, args...)
-		} else {
-			f.AllowCIDRs = append(f.AllowCIDRs, args...)
-		}
-	case "unknown_country":
-		if err := wantArgs(1); err != nil {
-			return err
-		}
-		if args[0] != "allow" && args[0] != "block" {
-			return d.Errf("unknown_country: want allow or block, got %q", args[0])
-		}
-		f.UnknownCountry = args[0]
-	case "rate_limit":
-		n, w, err := countPer(d, opt, args, "request count", "window")
-		if err != nil {
-			return err
-		}
-		if w/time.Duration(n) <= 0 {
-			return d.Errf("rate_limit: %d requests per %s is too fine-grained", n, w)
-		}
-		f.rateLimit().Requests = n
-		f.rateLimit().Window = caddy.Duration(w)
-		st.rateSet = position(d)
-	case "rate_limit_ipv6_prefix":
-		if err := wantArgs(1); err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n < 1 || n > 128 {
-			return d.Errf("rate_limit_ipv6_prefix: want 1..128, got %q", args[0])
-		}
-		f.rateLimit().IPv6Prefix = n
-		st.rateOptAt = position(d)
-	case "rate_limit_max_clients":
-		if err := wantArgs(1); err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n < 1 {
-			return d.Errf("rate_limit_max_clients: want a positive number, got %q", args[0])
-		}
-		f.rateLimit().MaxClients = n
-		st.rateOptAt = position(d)
-	case "rate_limit_zone":
-		if err := wantArgs(1); err != nil {
-			return err
-		}
-		f.rateLimit().Zone = args[0]
-		st.rateOptAt = position(d)
-	case "ban":
-		n, dur, err := countPer(d, opt, args, "strike count", "duration")
-		if err != nil {
-			return err
-		}
-		f.Ban = &Ban{Strikes: n, Duration: caddy.Duration(dur)}
-		st.banAt = position(d)
 	}
+	if opt == "block_cidrs" {
+		f.BlockCIDRs = append(f.BlockCIDRs, args...)
+	} else {
+		f.AllowCIDRs = append(f.AllowCIDRs, args...)
+	}
+	return nil
+}
+
+func parseUnknownCountry(f *Filter, d *caddyfile.Dispenser, _ *filterParse, _ string, args []string) error {
+	v, err := oneArg(d, args)
+	if err != nil {
+		return err
+	}
+	if v != "allow" && v != "block" {
+		return d.Errf("unknown_country: want allow or block, got %q", v)
+	}
+	f.UnknownCountry = v
+	return nil
+}
+
+func parseRateLimit(f *Filter, d *caddyfile.Dispenser, st *filterParse, opt string, args []string) error {
+	n, w, err := countPer(d, opt, args, "request count", "window")
+	if err != nil {
+		return err
+	}
+	if w/time.Duration(n) <= 0 {
+		return d.Errf("rate_limit: %d requests per %s is too fine-grained", n, w)
+	}
+	f.rateLimit().Requests = n
+	f.rateLimit().Window = caddy.Duration(w)
+	st.rateLimitAt = position(d)
+	return nil
+}
+
+func parseRateLimitIPv6Prefix(f *Filter, d *caddyfile.Dispenser, st *filterParse, opt string, args []string) error {
+	n, err := intArg(d, opt, args, 1, 128, "1..128")
+	if err != nil {
+		return err
+	}
+	f.rateLimit().IPv6Prefix = n
+	st.rateOptAt = position(d)
+	return nil
+}
+
+func parseRateLimitMaxClients(f *Filter, d *caddyfile.Dispenser, st *filterParse, opt string, args []string) error {
+	n, err := intArg(d, opt, args, 1, math.MaxInt, "a positive number")
+	if err != nil {
+		return err
+	}
+	f.rateLimit().MaxClients = n
+	st.rateOptAt = position(d)
+	return nil
+}
+
+func parseRateLimitZone(f *Filter, d *caddyfile.Dispenser, st *filterParse, _ string, args []string) error {
+	v, err := oneArg(d, args)
+	if err != nil {
+		return err
+	}
+	f.rateLimit().Zone = v
+	st.rateOptAt = position(d)
+	return nil
+}
+
+func parseBan(f *Filter, d *caddyfile.Dispenser, st *filterParse, opt string, args []string) error {
+	n, dur, err := countPer(d, opt, args, "strike count", "duration")
+	if err != nil {
+		return err
+	}
+	f.Ban = &Ban{Strikes: n, Duration: caddy.Duration(dur)}
+	st.banAt = position(d)
 	return nil
 }
 
@@ -280,13 +346,6 @@ func countPer(d *caddyfile.Dispenser, opt string, args []string, count, dur stri
 	return n, w, nil
 }
 
-var filterOptions = map[string]bool{
-	"db": true, "block_countries": true, "allow_countries": true, "block_asn": true,
-	"block_ips": true, "block_cidrs": true, "allow_cidrs": true, "unknown_country": true,
-	"rate_limit": true, "rate_limit_ipv6_prefix": true, "rate_limit_max_clients": true,
-	"rate_limit_zone": true, "ban": true,
-}
-
 func (f *Filter) rateLimit() *RateLimit {
 	if f.RateLimit == nil {
 		f.RateLimit = new(RateLimit)
@@ -301,10 +360,10 @@ func (f *Filter) finishCaddyfile(d *caddyfile.Dispenser, st *filterParse) error 
 	if st.dbOptAt != "" && len(f.DB) == 0 {
 		return fmt.Errorf("block_countries, allow_countries and block_asn need a db, at %s", st.dbOptAt)
 	}
-	if st.rateOptAt != "" && st.rateSet == "" {
+	if st.rateOptAt != "" && st.rateLimitAt == "" {
 		return fmt.Errorf("rate_limit_* options need rate_limit, at %s", st.rateOptAt)
 	}
-	if st.banAt != "" && st.rateSet == "" {
+	if st.banAt != "" && st.rateLimitAt == "" {
 		return fmt.Errorf("ban needs rate_limit, at %s", st.banAt)
 	}
 	if err := f.validate(); err != nil {

@@ -6,22 +6,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/metacircular/edge/internal/caddytestutil"
 )
 
-// adapt runs the Caddyfile adapter and returns the JSON, or the error text.
+// adapt is caddytestutil.Adapt with the error as text, as the package's
+// table tests compare either against their expectation.
 func adapt(t *testing.T, in string) (string, bool) {
 	t.Helper()
-	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(in), nil)
+	out, err := caddytestutil.Adapt(t, in)
 	if err != nil {
 		return err.Error(), false
 	}
-	var v any
-	if err := json.Unmarshal(out, &v); err != nil {
-		t.Fatal(err)
-	}
-	return string(out), true
+	return out, true
 }
 
 // TestCaddyfileErrors checks that bad options are refused with the file and

@@ -35,7 +35,9 @@ type MatchGeo struct {
 	// handler's ban option.
 	Blocked bool `json:"blocked,omitempty"`
 
-	p *policy
+	// match is the conditions compiled (see conditions): a client matches
+	// when match would block it.
+	match *policy
 }
 
 // CaddyModule returns the Caddy module information.
@@ -77,31 +79,37 @@ func (m *MatchGeo) Provision(ctx caddy.Context) error {
 	}
 	logger := ctx.Logger()
 	warnLaxTrustedProxies(ctx, logger)
-	// The matcher reuses the policy machinery with its sets meaning
-	// "matches" instead of "blocked".
-	f := Filter{DB: m.DB, BlockCountries: m.Countries, BlockASN: m.ASN}
-	p, err := f.provision(logger, "", optionNames{"db", "country", "country", "asn"})
+	conds := m.conditions()
+	p, err := conds.provision(logger, "", matchNames)
 	if err != nil {
-		return fmt.Errorf("geo: %w", err)
-	}
-	if p.cidrs, err = prefixTable(m.CIDRs, parseCIDR); err != nil {
-		p.cleanup()
 		return fmt.Errorf("geo: %w", err)
 	}
 	if p.cidrs == nil {
 		p.cidrs = new(bart.Lite)
 	}
-	m.p = p
+	m.match = p
 	if m.Blocked {
 		return p.joinBlockList(ctx)
 	}
 	return nil
 }
 
+// conditions returns the matcher's conditions in the terms of the
+// handler's filter, which are those of blocking: the Filter that blocks
+// exactly the clients in the matcher's countries, autonomous systems and
+// networks. Compiled, it opens and shares the databases as the handler's
+// do, and MatchWithError asks its sets rather than its verdict.
+func (m *MatchGeo) conditions() Filter {
+	return Filter{DB: m.DB, BlockCountries: m.Countries, BlockASN: m.ASN, BlockCIDRs: m.CIDRs}
+}
+
+// matchNames name the matcher's options in errors about its conditions.
+var matchNames = optionNames{db: "db", blockCountries: "country", allowCountries: "country", blockASN: "asn"}
+
 // Cleanup releases the databases.
 func (m *MatchGeo) Cleanup() error {
-	if m.p != nil {
-		m.p.cleanup()
+	if m.match != nil {
+		m.match.cleanup()
 	}
 	return nil
 }
@@ -114,22 +122,22 @@ func (m *MatchGeo) MatchWithError(r *http.Request) (bool, error) {
 	}
 	ip, ok := clientaddr.Of(r)
 	if !ok {
-		m.p.logger.Error("no valid client address", zap.String("remote_addr", r.RemoteAddr))
+		m.match.logger.Error("no valid client address", zap.String("remote_addr", r.RemoteAddr))
 		return false, nil
 	}
-	if m.p.cidrs.Contains(ip) {
+	if m.match.cidrs.Contains(ip) {
 		return true, nil
 	}
-	if m.p.blocks != nil {
-		if reason, _ := m.p.blocks.check(ip); reason != "" {
+	if m.match.blocks != nil {
+		if reason, _ := m.match.blocks.check(ip); reason != "" {
 			return true, nil
 		}
 	}
-	if m.p.useCountry && m.p.countries.has(m.p.country(ip)) {
+	if m.match.useCountry && m.match.countries.has(m.match.country(ip)) {
 		return true, nil
 	}
-	if m.p.asns != nil {
-		if _, ok := m.p.asns[m.p.asn(ip)]; ok {
+	if m.match.asns != nil {
+		if _, ok := m.match.asns[m.match.asn(ip)]; ok {
 			return true, nil
 		}
 	}

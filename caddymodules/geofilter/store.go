@@ -83,6 +83,7 @@ func redactURL(u string) string {
 // settings and kept across config reloads.
 type redisStore struct {
 	client  *redis.Client
+	pipe    *storePipe // the script calls, pipelined
 	prefix  string
 	onError string
 	display string // the URL without its password
@@ -145,8 +146,10 @@ func acquireStore(s Store, blocks *blockList) (*redisStore, string, error) {
 		opts.MaxRetries = -1   // one attempt: a retry would double the wait
 		opts.DialerRetries = 1 // likewise for connecting
 		opts.ContextTimeoutEnabled = false
+		client := redis.NewClient(opts)
 		rs := &redisStore{
-			client:  redis.NewClient(opts),
+			client:  client,
+			pipe:    newStorePipe(client, t),
 			prefix:  s.Prefix,
 			onError: s.OnError,
 			display: redactURL(s.URL),
@@ -173,6 +176,7 @@ func releaseStore(key string) { _, _ = storePool.Delete(key) }
 func (rs *redisStore) Destruct() error {
 	close(rs.stop)
 	<-rs.done
+	rs.pipe.close()
 	if rs.blocks != nil {
 		rs.blocks.detach(rs)
 	}
@@ -244,28 +248,19 @@ func (sl *storeLimit) judge(ip netip.Addr, v *verdict) bool {
 	if !rs.up.Load() {
 		return rs.degraded(v)
 	}
-	// The three keys are cut from one string: one allocation for them.
-	p := sl.local.prefix(ip)
-	var buf [192]byte
-	b := append(buf[:0], sl.counter...)
-	b = p.AppendTo(b)
-	i := len(b)
-	b = append(b, sl.strikes...)
-	b = p.AppendTo(b)
-	j := len(b)
-	b = append(b, rs.prefix...)
-	b = append(b, "ban:"...)
-	b = p.AppendTo(b)
-	keys := string(b)
-	res, err := storeScript.Run(context.Background(), rs.client,
-		[]string{keys[:i], keys[i:j], keys[j:]}, sl.args...).Int64Slice()
-	if err != nil || len(res) != 4 {
-		if err == nil {
-			err = fmt.Errorf("unexpected script result %v", res)
+	c := getCall()
+	c.setKeys(sl, rs.prefix, sl.local.prefix(ip))
+	c.setCommand(sl.args)
+	if err := rs.pipe.do(c); err != nil {
+		if err != errStoreTimeout {
+			// Still the caller's; an abandoned call is the writer's.
+			putCall(c)
 		}
 		rs.setUp(false, err)
 		return rs.degraded(v)
 	}
+	res := c.res
+	putCall(c)
 	v.stored, v.quota, v.reset = true, res[2], time.Duration(res[3])*time.Microsecond
 	switch res[0] {
 	case storeLimited:

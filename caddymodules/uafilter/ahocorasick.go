@@ -96,10 +96,33 @@ func buildAutomaton(patterns []acPattern) (*automaton, error) {
 		return nil, nil
 	}
 	a := new(automaton)
+	total := a.assignClasses(patterns)
+	t, err := a.buildTrie(patterns, total)
+	if err != nil {
+		return nil, err
+	}
+	t.link()
+	a.renumber(t)
+	return a, nil
+}
 
-	// Byte classes: every (folded) byte used by a pattern gets a class of
-	// its own, all other bytes share class 0; upper-case ASCII letters get
-	// the class of their lower-case counterpart.
+// acTrie is an automaton under construction: the trie of the patterns in
+// a dense table, then, once linked, its failure links and complete rows.
+type acTrie struct {
+	stride uint32
+	states uint32
+	trans  []uint32     // states × stride; 0 = no child (the root is never one)
+	owns   [][]acOutput // the patterns ending at each state
+	fail   []uint32     // failure link of each state
+	dict   []int32      // nearest state on the failure chain (itself included) ending a pattern, or -1
+	order  []uint32     // states in breadth-first order
+}
+
+// assignClasses gives every (folded) byte used by a pattern a class of its
+// own, all other bytes sharing class 0; upper-case ASCII letters get the
+// class of their lower-case counterpart. It sets the stride and maxLen and
+// returns the patterns' total length.
+func (a *automaton) assignClasses(patterns []acPattern) int {
 	var used [256]bool
 	total := 0
 	for _, p := range patterns {
@@ -119,73 +142,89 @@ func buildAutomaton(patterns []acPattern) (*automaton, error) {
 	for b := 'A'; b <= 'Z'; b++ {
 		a.classes[b] = a.classes[b+('a'-'A')]
 	}
-	stride := n
-	a.stride = stride
+	a.stride = n
+	return total
+}
 
-	// Trie, stored directly in the dense table (0 = no child; the root
-	// is state 0 and never a child). total+1 bounds the state count.
+// buildTrie stores the patterns' trie directly in the dense table; the
+// root is state 0. total+1 bounds the state count, and the table's size is
+// checked against maxTableBytes as states are added.
+func (a *automaton) buildTrie(patterns []acPattern, total int) (*acTrie, error) {
+	stride := a.stride
 	capStates := uint64(total + 1)
 	if capStates*uint64(stride)*4 > maxTableBytes {
 		capStates = maxTableBytes / 4 / uint64(stride)
 	}
-	trans := make([]uint32, stride, capStates*uint64(stride))
+	t := &acTrie{
+		stride: stride,
+		states: 1,
+		trans:  make([]uint32, stride, capStates*uint64(stride)),
+		owns:   [][]acOutput{nil},
+	}
 	zeroRow := make([]uint32, stride)
-	owns := [][]acOutput{nil}
-	states := uint32(1)
 	for _, p := range patterns {
 		s := uint32(0)
 		for i := 0; i < len(p.text); i++ {
 			c := uint32(a.classes[p.text[i]])
-			next := trans[s*stride+c]
+			next := t.trans[s*stride+c]
 			if next == 0 {
-				next = states
-				states++
-				if uint64(states)*uint64(stride)*4 > maxTableBytes {
+				next = t.states
+				t.states++
+				if uint64(t.states)*uint64(stride)*4 > maxTableBytes {
 					return nil, fmt.Errorf("too many patterns: the automaton would exceed %d MiB (%d byte classes); split or shorten the lists", maxTableBytes>>20, stride)
 				}
-				trans = append(trans, zeroRow...)
-				owns = append(owns, nil)
-				trans[s*stride+c] = next
+				t.trans = append(t.trans, zeroRow...)
+				t.owns = append(t.owns, nil)
+				t.trans[s*stride+c] = next
 			}
 			s = next
 		}
-		o := acOutput{id: p.id, length: int32(len(p.text)), kind: kindBlock}
-		switch {
-		case p.allow:
-			o.kind, o.id = kindAllow, -1
-			a.hasAllow = true
-		case p.claim:
-			o.kind = kindClaim
-			a.hasClaim = true
-		}
-		if len(p.text) > 0 {
-			o.wordStart = p.wordStart && isWordByte(p.text[0])
-			o.wordEnd = p.wordEnd && isWordByte(p.text[len(p.text)-1])
-		}
-		owns[s] = append(owns[s], o)
+		t.owns[s] = append(t.owns[s], a.output(p))
 	}
-	a.states = int(states)
+	a.states = int(t.states)
+	return t, nil
+}
 
-	// Breadth-first: compute failure links and complete every row with the
-	// transitions of its failure state (which is shallower and therefore
-	// already complete). dict is the nearest state on the failure chain
-	// (the state itself included) at which some pattern ends, or -1.
-	fail := make([]uint32, states)
-	dict := make([]int32, states)
-	order := make([]uint32, 0, states)
-	order = append(order, 0)
-	dict[0] = -1
-	for head := 0; head < len(order); head++ {
-		s := order[head]
-		row := trans[s*stride : (s+1)*stride]
+// output is p as seen at the state where it ends.
+func (a *automaton) output(p acPattern) acOutput {
+	o := acOutput{id: p.id, length: int32(len(p.text)), kind: kindBlock}
+	switch {
+	case p.allow:
+		o.kind, o.id = kindAllow, -1
+		a.hasAllow = true
+	case p.claim:
+		o.kind = kindClaim
+		a.hasClaim = true
+	}
+	if len(p.text) > 0 {
+		o.wordStart = p.wordStart && isWordByte(p.text[0])
+		o.wordEnd = p.wordEnd && isWordByte(p.text[len(p.text)-1])
+	}
+	return o
+}
+
+// link computes, breadth-first, the failure links and dict, and completes
+// every row with the transitions of its failure state (which is shallower
+// and therefore already complete).
+func (t *acTrie) link() {
+	stride := t.stride
+	t.fail = make([]uint32, t.states)
+	t.dict = make([]int32, t.states)
+	t.order = make([]uint32, 0, t.states)
+	t.order = append(t.order, 0)
+	t.dict[0] = -1
+	for head := 0; head < len(t.order); head++ {
+		s := t.order[head]
+		row := t.trans[s*stride : (s+1)*stride]
 		if s != 0 {
-			if len(owns[s]) > 0 {
-				dict[s] = int32(s)
+			if len(t.owns[s]) > 0 {
+				t.dict[s] = int32(s)
 			} else {
-				dict[s] = dict[fail[s]]
+				t.dict[s] = t.dict[t.fail[s]]
 			}
 		}
-		frow := trans[fail[s]*stride : (fail[s]+1)*stride]
+		f := t.fail[s]
+		frow := t.trans[f*stride : (f+1)*stride]
 		for c := uint32(0); c < stride; c++ {
 			child := row[c]
 			if child == 0 {
@@ -195,58 +234,62 @@ func buildAutomaton(patterns []acPattern) (*automaton, error) {
 				continue
 			}
 			if s == 0 {
-				fail[child] = 0
+				t.fail[child] = 0
 			} else {
-				fail[child] = frow[c]
+				t.fail[child] = frow[c]
 			}
-			order = append(order, child)
+			t.order = append(t.order, child)
 		}
 	}
+}
 
-	// Renumber: non-match states first (root stays 0), match states last.
-	newID := make([]uint32, states)
+// renumber fills in a from the linked trie: non-match states first (the
+// root stays 0), match states last, with state identifiers premultiplied
+// by the stride, and each match state's patterns and suffix chain.
+func (a *automaton) renumber(t *acTrie) {
+	stride := t.stride
+	newID := make([]uint32, t.states)
 	var next uint32
-	for _, s := range order {
-		if dict[s] < 0 {
+	for _, s := range t.order {
+		if t.dict[s] < 0 {
 			newID[s] = next
 			next++
 		}
 	}
 	firstMatch := next
-	for _, s := range order {
-		if dict[s] >= 0 {
+	for _, s := range t.order {
+		if t.dict[s] >= 0 {
 			newID[s] = next
 			next++
 		}
 	}
-	a.matches = make([]stateMatch, states-firstMatch)
-	for _, s := range order {
-		if dict[s] < 0 {
+	a.matches = make([]stateMatch, t.states-firstMatch)
+	for _, s := range t.order {
+		if t.dict[s] < 0 {
 			continue
 		}
 		m := &a.matches[newID[s]-firstMatch]
-		m.first, m.n = uint32(len(a.outs)), uint32(len(owns[s]))
-		a.outs = append(a.outs, owns[s]...)
-		d := dict[fail[s]]
-		if len(owns[s]) == 0 {
-			d = dict[s] // nothing ends here: only the chain
+		m.first, m.n = uint32(len(a.outs)), uint32(len(t.owns[s]))
+		a.outs = append(a.outs, t.owns[s]...)
+		d := t.dict[t.fail[s]]
+		if len(t.owns[s]) == 0 {
+			d = t.dict[s] // nothing ends here: only the chain
 		}
 		m.next = -1
 		if d >= 0 {
 			m.next = int32(newID[d] - firstMatch)
 		}
 	}
-	final := make([]uint32, states*stride)
-	for s := uint32(0); s < states; s++ {
-		src := trans[s*stride : (s+1)*stride]
+	final := make([]uint32, t.states*stride)
+	for s := uint32(0); s < t.states; s++ {
+		src := t.trans[s*stride : (s+1)*stride]
 		dst := final[newID[s]*stride : (newID[s]+1)*stride]
-		for c, t := range src {
-			dst[c] = newID[t] * stride
+		for c, tr := range src {
+			dst[c] = newID[tr] * stride
 		}
 	}
 	a.trans = final
 	a.matchStart = firstMatch * stride
-	return a, nil
 }
 
 // scanResult is the outcome of a scan.

@@ -8,30 +8,27 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/metacircular/edge/internal/caddytestutil"
 )
 
-// adapt runs the Caddyfile adapter on input named "Caddyfile".
-func adapt(t *testing.T, input string) (map[string]any, error) {
+// decodeJSON decodes an adapted config.
+func decodeJSON(t *testing.T, config string) map[string]any {
 	t.Helper()
-	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), map[string]any{"filename": "Caddyfile"})
-	if err != nil {
-		return nil, err
-	}
 	var cfg map[string]any
-	if err := json.Unmarshal(out, &cfg); err != nil {
+	if err := json.Unmarshal([]byte(config), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	return cfg, nil
+	return cfg
 }
 
 // handlersOf flattens the handler names and objects of the first route
-// tree of srv0, in order.
-func handlersOf(t *testing.T, cfg map[string]any) []map[string]any {
+// tree of srv0 of an adapted config, in order.
+func handlersOf(t *testing.T, config string) []map[string]any {
 	t.Helper()
+	cfg := decodeJSON(t, config)
 	var out []map[string]any
 	var walk func(routes []any)
 	walk = func(routes []any) {
@@ -51,7 +48,7 @@ func handlersOf(t *testing.T, cfg map[string]any) []map[string]any {
 }
 
 func TestCaddyfileHandlerFull(t *testing.T) {
-	cfg, err := adapt(t, `:8080 {
+	cfg, err := caddytestutil.Adapt(t, `:8080 {
 	uafilter {
 		block zgrab masscan Nuclei httpx GPTBot CCBot ClaudeBot Bytespider   # case-insensitive substrings
 		block_regexp "^python-requests/"
@@ -123,7 +120,7 @@ func TestCaddyfileHandlerInlineArgs(t *testing.T) {
 func TestCaddyfileDirectiveOrder(t *testing.T) {
 	// Written after basic_auth and respond, uafilter still runs before
 	// basic_auth: scanners never see an auth prompt.
-	cfg, err := adapt(t, `:8080 {
+	cfg, err := caddytestutil.Adapt(t, `:8080 {
 	respond "ok"
 	basic_auth {
 		admin $2a$14$Zkx19XLiW6VYouLHR5NmfOFU0z2GTNmpkT/5qqR7hx4IjWJPDhjvG
@@ -149,7 +146,7 @@ func TestCaddyfileDirectiveOrder(t *testing.T) {
 }
 
 func TestCaddyfileMatcher(t *testing.T) {
-	cfg, err := adapt(t, `:8080 {
+	cfg, err := caddytestutil.Adapt(t, `:8080 {
 	@bots user_agent {
 		preset ai_crawlers
 		allow "Googlebot/"
@@ -169,7 +166,7 @@ func TestCaddyfileMatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(cfg)
+	raw, _ := json.Marshal(decodeJSON(t, cfg)) // keys sorted
 	for _, want := range []string{
 		`{"user_agent":{"allow":["Googlebot/"],"preset":["ai_crawlers"]}}`,
 		`{"user_agent":{"block":["zgrab","masscan"]}}`,
@@ -309,7 +306,7 @@ func TestCaddyfileErrors(t *testing.T) {
 }`, `reload_interval: invalid duration "often", at Caddyfile:4`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := adapt(t, tc.input)
+			_, err := caddytestutil.Adapt(t, tc.input)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v\nwant it to contain %q", err, tc.want)
 			}
@@ -318,7 +315,7 @@ func TestCaddyfileErrors(t *testing.T) {
 }
 
 func TestCaddyfileVerifyBots(t *testing.T) {
-	cfg, err := adapt(t, `:8080 {
+	cfg, err := caddytestutil.Adapt(t, `:8080 {
 	uafilter {
 		preset scanners ai_training
 		verify_bots {
@@ -358,7 +355,7 @@ func TestCaddyfileVerifyBots(t *testing.T) {
 	}
 
 	// verify_bots alone is enough, in the handler and the matcher.
-	if _, err := adapt(t, ":8080 {\n\tuafilter {\n\t\tverify_bots\n\t}\n\t@spoofed user_agent {\n\t\tverify_bots {\n\t\t\tspoofed block\n\t\t}\n\t}\n\trespond @spoofed 403\n}\n"); err != nil {
+	if _, err := caddytestutil.Adapt(t, ":8080 {\n\tuafilter {\n\t\tverify_bots\n\t}\n\t@spoofed user_agent {\n\t\tverify_bots {\n\t\t\tspoofed block\n\t\t}\n\t}\n\trespond @spoofed 403\n}\n"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -121,16 +121,46 @@ func rangeContent(name string, data []byte) (fileContent, error) {
 	return fileContent{prefixes: p}, err
 }
 
-// build compiles the current rules and list file contents.
+// build compiles the current rules and list file contents. Lists are
+// numbered in the order they are added: literal lists, the crawlers'
+// spoofed lists, then the regexp and empty lists.
 func (e *engine) build() (*ruleSet, error) {
 	rs := &ruleSet{regexpList: -1, emptyList: -1, blockEmpty: e.rules.BlockEmpty}
 	var acp []acPattern
+	categoryList := e.buildLiteralLists(rs, &acp)
+	for _, p := range e.rules.Allow {
+		text, ws, we := wordPattern(p)
+		acp = append(acp, acPattern{text: text, allow: true, id: -1, wordStart: ws, wordEnd: we})
+	}
+	if e.rules.VerifyBots != nil {
+		e.buildVerification(rs, categoryList, &acp)
+	}
+	if err := e.buildRegexps(rs); err != nil {
+		return nil, err
+	}
+	if e.rules.BlockEmpty {
+		rs.emptyList = len(rs.lists)
+		rs.lists = append(rs.lists, "empty")
+	}
+	ac, err := sharedAutomaton(acp)
+	if err != nil {
+		return nil, err
+	}
+	rs.ac = ac
+	rs.counters = e.listCounters(rs.lists)
+	return rs, nil
+}
+
+// buildLiteralLists adds the inline, preset and list-file lists to rs and
+// their patterns to acp. It returns the list of each category of the
+// configured presets (the first preset naming it).
+func (e *engine) buildLiteralLists(rs *ruleSet, acp *[]acPattern) map[string]int {
 	addList := func(label string, entries []listEntry) int {
 		idx := len(rs.lists)
 		rs.lists = append(rs.lists, label)
 		for _, en := range entries {
 			text, ws, we := wordPattern(en.pattern)
-			acp = append(acp, acPattern{text: text, id: int32(len(rs.patterns)), wordStart: ws, wordEnd: we})
+			*acp = append(*acp, acPattern{text: text, id: int32(len(rs.patterns)), wordStart: ws, wordEnd: we})
 			rs.patterns = append(rs.patterns, compiledPattern{list: idx, pattern: en.pattern, category: en.category})
 		}
 		return idx
@@ -168,54 +198,50 @@ func (e *engine) build() (*ruleSet, error) {
 			addList(f.label, f.content.entries)
 		}
 	}
-	for _, p := range e.rules.Allow {
-		text, ws, we := wordPattern(p)
-		acp = append(acp, acPattern{text: text, allow: true, id: -1, wordStart: ws, wordEnd: we})
-	}
-	if e.rules.VerifyBots != nil {
-		e.buildVerification(rs, categoryList, &acp)
-	}
+	return categoryList
+}
+
+// buildRegexps compiles block_regexp (one list for all expressions) and
+// allow_regexp into rs.
+func (e *engine) buildRegexps(rs *ruleSet) error {
 	if len(e.rules.BlockRegexp) > 0 {
 		rs.regexpList = len(rs.lists)
 		rs.lists = append(rs.lists, "regexp")
 		for _, expr := range e.rules.BlockRegexp {
 			re, err := compileRegexp(expr)
 			if err != nil {
-				return nil, fmt.Errorf("block_regexp: %v", err)
+				return fmt.Errorf("block_regexp: %v", err)
 			}
 			rs.blockRes = append(rs.blockRes, re)
 		}
 		re, err := combineRegexps(e.rules.BlockRegexp)
 		if err != nil {
-			return nil, fmt.Errorf("block_regexp: %v", err)
+			return fmt.Errorf("block_regexp: %v", err)
 		}
 		rs.blockRe = re
 	}
 	if len(e.rules.AllowRegexp) > 0 {
 		re, err := combineRegexps(e.rules.AllowRegexp)
 		if err != nil {
-			return nil, fmt.Errorf("allow_regexp: %v", err)
+			return fmt.Errorf("allow_regexp: %v", err)
 		}
 		rs.allowRe = re
 	}
-	if e.rules.BlockEmpty {
-		rs.emptyList = len(rs.lists)
-		rs.lists = append(rs.lists, "empty")
-	}
-	ac, err := sharedAutomaton(acp)
-	if err != nil {
-		return nil, err
-	}
-	rs.ac = ac
-	rs.counters = make([]prometheus.Counter, len(rs.lists))
-	for i, l := range rs.lists {
+	return nil
+}
+
+// listCounters returns the blocked-request counter of each list, outside
+// any registry when the engine has no counter.
+func (e *engine) listCounters(lists []string) []prometheus.Counter {
+	counters := make([]prometheus.Counter, len(lists))
+	for i, l := range lists {
 		if e.counter != nil {
-			rs.counters[i] = e.counter.WithLabelValues(l)
+			counters[i] = e.counter.WithLabelValues(l)
 		} else {
-			rs.counters[i] = prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered"})
+			counters[i] = prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered"})
 		}
 	}
-	return rs, nil
+	return counters
 }
 
 // buildVerification adds the claims of the verifiable crawlers, their

@@ -14,6 +14,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/metacircular/edge/internal/caddytestutil"
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // The tests run Caddy in-process on free ports of their own (see
@@ -245,12 +246,17 @@ func TestIntegrationListFileReload(t *testing.T) {
 	expect(t, tc, "FirstBot/1.0", 403, "")
 	expect(t, tc, "SecondBot/1.0", 200, "ok")
 
-	replaceFile(t, list, "SecondBot\n")
-	waitFor(t, "SecondBot blocked", func() bool { s, _ := get(t, tc, "SecondBot/1.0"); return s == 403 })
+	testutil.ReplaceFile(t, list, []byte("SecondBot\n"))
+	testutil.WaitFor(t, 5*time.Second, "SecondBot blocked", func() error {
+		if s, _ := get(t, tc, "SecondBot/1.0"); s != 403 {
+			return fmt.Errorf("status %d", s)
+		}
+		return nil
+	})
 	expect(t, tc, "FirstBot/1.0", 200, "ok")
 
 	// Broken and then missing file: the last good set stays.
-	replaceFile(t, list, "SecondBot\nx\n")
+	testutil.ReplaceFile(t, list, []byte("SecondBot\nx\n"))
 	time.Sleep(200 * time.Millisecond)
 	expect(t, tc, "SecondBot/1.0", 403, "")
 	if err := os.Remove(list); err != nil {
@@ -262,7 +268,12 @@ func TestIntegrationListFileReload(t *testing.T) {
 	expectMetric(t, `caddy_uafilter_list_reloads_total{result="error"} 2`)
 
 	writeFile(t, list, "ThirdBot\n")
-	waitFor(t, "ThirdBot blocked", func() bool { s, _ := get(t, tc, "ThirdBot"); return s == 403 })
+	testutil.WaitFor(t, 5*time.Second, "ThirdBot blocked", func() error {
+		if s, _ := get(t, tc, "ThirdBot"); s != 403 {
+			return fmt.Errorf("status %d", s)
+		}
+		return nil
+	})
 	expect(t, tc, "SecondBot/1.0", 200, "ok")
 }
 

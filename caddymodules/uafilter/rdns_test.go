@@ -307,7 +307,12 @@ func TestReverseDNSInFlightCap(t *testing.T) {
 		defer close(done)
 		selectsCategory(e, uaGooglebotDoc, "192.0.2.10") // occupies the slot
 	}()
-	waitFor(t, "the first lookup", func() bool { return len(e.rdns.sem) == 1 })
+	testutil.WaitFor(t, 5*time.Second, "the first lookup", func() error {
+		if n := len(e.rdns.sem); n != 1 {
+			return fmt.Errorf("%d lookups running", n)
+		}
+		return nil
+	})
 	start := time.Now()
 	wantList(t, e, uaGooglebotDoc, "192.0.2.20", "")
 	if took := time.Since(start); took > 200*time.Millisecond {

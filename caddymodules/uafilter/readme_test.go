@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/metacircular/edge/internal/caddytestutil"
 )
 
 func readme(t *testing.T) string {
@@ -28,7 +30,7 @@ func TestREADMEExamples(t *testing.T) {
 		switch kind {
 		case "caddy":
 			n++
-			if _, err := adapt(t, body); err != nil {
+			if _, err := caddytestutil.Adapt(t, body); err != nil {
 				t.Errorf("example does not adapt: %v\n%s", err, body)
 			}
 		case "caddy-d":
@@ -36,7 +38,7 @@ func TestREADMEExamples(t *testing.T) {
 				continue
 			}
 			n++
-			if _, err := adapt(t, ":8080 {\n"+body+"\n\trespond \"ok\"\n}\n"); err != nil {
+			if _, err := caddytestutil.Adapt(t, ":8080 {\n"+body+"\n\trespond \"ok\"\n}\n"); err != nil {
 				t.Errorf("snippet does not adapt: %v\n%s", err, body)
 			}
 		case "json":

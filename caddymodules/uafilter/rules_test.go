@@ -3,6 +3,7 @@ package uafilter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -212,22 +213,12 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// replaceFile writes content to path atomically via rename, as deploy
-// tools do; the inode changes even if size and mtime would not.
-func replaceFile(t *testing.T, path, content string) {
-	t.Helper()
-	testutil.ReplaceFile(t, path, []byte(content))
-}
-
-// waitFor waits up to 5s for cond to hold.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testutil.WaitFor(t, 5*time.Second, what, func() error {
-		if !cond() {
-			return errors.New("condition false")
-		}
-		return nil
-	})
+// wantSelected reports whether a request with ua is selected by list.
+func wantSelected(e *engine, ua, list string) error {
+	if l, _ := selects(e, ua); l != list {
+		return fmt.Errorf("%q selected by %q, want %q", ua, l, list)
+	}
+	return nil
 }
 
 // selects returns the list and pattern that select a request with ua, or
@@ -271,12 +262,17 @@ func TestListFileReload(t *testing.T) {
 
 	// 1. In-place rewrite (size changes).
 	writeFile(t, path, "# v2\nWorseBot\nEvilBot\n")
-	waitFor(t, "v2 loaded", func() bool { l, _ := selects(e, "WorseBot/2"); return l == label })
+	testutil.WaitFor(t, 5*time.Second, "v2 loaded", func() error { return wantSelected(e, "WorseBot/2", label) })
 
 	// 2. Atomic replace with same size and mtime resolution: inode changes.
 	old := e.set.Load()
-	replaceFile(t, path, "# v3\nBadderBt\nEvilBot\n")
-	waitFor(t, "v3 loaded", func() bool { return e.set.Load() != old })
+	testutil.ReplaceFile(t, path, []byte("# v3\nBadderBt\nEvilBot\n"))
+	testutil.WaitFor(t, 5*time.Second, "v3 loaded", func() error {
+		if e.set.Load() == old {
+			return errors.New("the rule set is unchanged")
+		}
+		return nil
+	})
 	if l, _ := selects(e, "BadderBt"); l != label {
 		t.Fatalf("v3 not active")
 	}
@@ -286,9 +282,12 @@ func TestListFileReload(t *testing.T) {
 
 	// 3. Invalid line: the last good set stays, the error names file:line.
 	good := e.set.Load()
-	replaceFile(t, path, "EvilBot\nok\n")
-	waitFor(t, "parse error logged", func() bool {
-		return logs.FilterMessageSnippet("unusable").FilterFieldKey("error").Len() > 0
+	testutil.ReplaceFile(t, path, []byte("EvilBot\nok\n"))
+	testutil.WaitFor(t, 5*time.Second, "parse error logged", func() error {
+		if logs.FilterMessageSnippet("unusable").FilterFieldKey("error").Len() == 0 {
+			return errors.New("nothing logged")
+		}
+		return nil
 	})
 	entry := logs.FilterMessageSnippet("unusable").All()[0]
 	if msg := entry.ContextMap()["error"].(string); !strings.Contains(msg, path+":2: pattern \"ok\"") {
@@ -305,8 +304,11 @@ func TestListFileReload(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "missing file logged", func() bool {
-		return logs.FilterMessageSnippet("unusable").FilterField(zap.String("file", path)).Len() >= 2
+	testutil.WaitFor(t, 5*time.Second, "missing file logged", func() error {
+		if n := logs.FilterMessageSnippet("unusable").FilterField(zap.String("file", path)).Len(); n < 2 {
+			return fmt.Errorf("%d errors logged", n)
+		}
+		return nil
 	})
 	time.Sleep(100 * time.Millisecond) // several polls
 	if n := logs.FilterMessageSnippet("unusable").Len(); n != 2 {
@@ -318,7 +320,7 @@ func TestListFileReload(t *testing.T) {
 
 	// 5. File comes back: loaded again.
 	writeFile(t, path, "Phoenix-Bot\n")
-	waitFor(t, "restored file loaded", func() bool { l, _ := selects(e, "phoenix-bot/1"); return l == label })
+	testutil.WaitFor(t, 5*time.Second, "restored file loaded", func() error { return wantSelected(e, "phoenix-bot/1", label) })
 	if l, _ := selects(e, "BadderBt"); l != "" {
 		t.Fatalf("old pattern still active after restore")
 	}

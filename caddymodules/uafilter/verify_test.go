@@ -1,6 +1,7 @@
 package uafilter
 
 import (
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // rangeFile returns a range file in the format Google, Bing and OpenAI
@@ -120,13 +123,23 @@ func TestRangeFileReload(t *testing.T) {
 	if !verified("192.0.2.1") || verified("198.51.100.1") {
 		t.Fatal("initial ranges")
 	}
-	replaceFile(t, path, rangeFile("198.51.100.0/24"))
-	waitFor(t, "the new ranges", func() bool { return verified("198.51.100.1") })
+	testutil.ReplaceFile(t, path, []byte(rangeFile("198.51.100.0/24")))
+	testutil.WaitFor(t, 5*time.Second, "the new ranges", func() error {
+		if !verified("198.51.100.1") {
+			return errors.New("198.51.100.1 not verified")
+		}
+		return nil
+	})
 	if verified("192.0.2.1") {
 		t.Error("old range still verified")
 	}
-	replaceFile(t, path, `{"prefixes": [{"ipv4Prefix": "bogus"}]}`)
-	waitFor(t, "the error log", func() bool { return logs.FilterMessageSnippet("crawler range file unusable").Len() > 0 })
+	testutil.ReplaceFile(t, path, []byte(`{"prefixes": [{"ipv4Prefix": "bogus"}]}`))
+	testutil.WaitFor(t, 5*time.Second, "the error log", func() error {
+		if logs.FilterMessageSnippet("crawler range file unusable").Len() == 0 {
+			return errors.New("nothing logged")
+		}
+		return nil
+	})
 	if !verified("198.51.100.1") {
 		t.Error("last good ranges dropped")
 	}

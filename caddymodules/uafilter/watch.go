@@ -9,8 +9,11 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// stablePolls is how many consecutive polls must find a changed list file
-// unchanged before it is read.
+// stablePolls is how many consecutive polls must find a changed list or
+// range file unchanged before it is read. It is not
+// filewatch.DefaultSettlePolls (one) because reload_interval is short (1s
+// by default, and may be less): two quiet intervals, as the README
+// documents, give an editor or a copy in progress time to finish.
 const stablePolls = 2
 
 // watch polls the list and range files, and advances the clock of the

@@ -100,88 +100,122 @@ var otherKeywords = map[string]bool{
 //
 // The per-category rates default to responses-per-second.
 func parse(c *caddy.Controller) (config, []string, error) {
-	cfg := config{
-		window:       defaultWindow,
-		slip:         defaultSlip,
-		ipv4Bits:     defaultIPv4Bits,
-		ipv6Bits:     defaultIPv6Bits,
-		maxTableSize: defaultTableSize,
-	}
+	p := newRRLParse()
 	var zones []string
-	rates := [numCategories]int{catResponse: defaultRate}
-	ratesSet := [numCategories]bool{}
-	seen := map[string]bool{}
 	i := 0
 	for c.Next() {
 		if i > 0 {
-			return cfg, nil, plugin.ErrOnce
+			return p.cfg, nil, plugin.ErrOnce
 		}
 		i++
 		zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
 		for c.NextBlock() {
-			prop := c.Val()
-			if prop == "slip-ratio" {
-				prop = "slip"
-			}
-			if _, ok := rateKeywords[prop]; !ok && !otherKeywords[prop] {
-				return cfg, nil, c.Errf("unknown property %q", c.Val())
-			}
-			if seen[prop] && prop != "exempt" {
-				return cfg, nil, c.Errf("%s given twice", prop)
-			}
-			seen[prop] = true
-			if prop == "report-only" {
-				if c.NextArg() {
-					return cfg, nil, c.ArgErr()
-				}
-				cfg.reportOnly = true
-				continue
-			}
-			args := c.RemainingArgs()
-			if prop == "exempt" {
-				nets, err := netlist.Parse(args)
-				if err != nil {
-					return cfg, nil, c.Errf("exempt: %v", err)
-				}
-				cfg.exempt = append(cfg.exempt, nets...)
-				continue
-			}
-			if len(args) != 1 {
-				return cfg, nil, c.ArgErr()
-			}
-			if cat, ok := rateKeywords[prop]; ok {
-				n, err := intIn(args[0], 0, maxRate)
-				if err != nil {
-					return cfg, nil, c.Errf("%s: %v", prop, err)
-				}
-				rates[cat], ratesSet[cat] = n, true
-				continue
-			}
-			var err error
-			switch prop {
-			case "window":
-				cfg.window, err = parseWindow(args[0])
-			case "slip":
-				cfg.slip, err = intIn(args[0], 0, maxSlip)
-			case "ipv4-prefix-length":
-				cfg.ipv4Bits, err = intIn(args[0], 0, 32)
-			case "ipv6-prefix-length":
-				cfg.ipv6Bits, err = intIn(args[0], 0, 128)
-			case "max-table-size":
-				cfg.maxTableSize, err = intIn(args[0], 1, maxTableSize)
-			}
-			if err != nil {
-				return cfg, nil, c.Errf("%s: %v", prop, err)
+			if err := p.property(c); err != nil {
+				return p.cfg, nil, err
 			}
 		}
 	}
+	return p.finish(), zones, nil
+}
+
+// rrlParse is a config being read: the rates given so far, kept apart
+// until finish fills in the defaults, and the properties seen.
+type rrlParse struct {
+	cfg      config
+	rates    [numCategories]int
+	ratesSet [numCategories]bool
+	seen     map[string]bool
+}
+
+func newRRLParse() *rrlParse {
+	return &rrlParse{
+		cfg: config{
+			window:       defaultWindow,
+			slip:         defaultSlip,
+			ipv4Bits:     defaultIPv4Bits,
+			ipv6Bits:     defaultIPv6Bits,
+			maxTableSize: defaultTableSize,
+		},
+		rates: [numCategories]int{catResponse: defaultRate},
+		seen:  map[string]bool{},
+	}
+}
+
+// property reads the block property at c. Each may be given once, except
+// exempt, whose networks add up.
+func (p *rrlParse) property(c *caddy.Controller) error {
+	prop := c.Val()
+	if prop == "slip-ratio" {
+		prop = "slip"
+	}
+	if _, ok := rateKeywords[prop]; !ok && !otherKeywords[prop] {
+		return c.Errf("unknown property %q", c.Val())
+	}
+	if p.seen[prop] && prop != "exempt" {
+		return c.Errf("%s given twice", prop)
+	}
+	p.seen[prop] = true
+	if prop == "report-only" {
+		if c.NextArg() {
+			return c.ArgErr()
+		}
+		p.cfg.reportOnly = true
+		return nil
+	}
+	args := c.RemainingArgs()
+	if prop == "exempt" {
+		nets, err := netlist.Parse(args)
+		if err != nil {
+			return c.Errf("exempt: %v", err)
+		}
+		p.cfg.exempt = append(p.cfg.exempt, nets...)
+		return nil
+	}
+	if len(args) != 1 {
+		return c.ArgErr()
+	}
+	if err := p.value(prop, args[0]); err != nil {
+		return c.Errf("%s: %v", prop, err)
+	}
+	return nil
+}
+
+// value sets the property prop that takes the single argument arg.
+func (p *rrlParse) value(prop, arg string) error {
+	if cat, ok := rateKeywords[prop]; ok {
+		n, err := intIn(arg, 0, maxRate)
+		if err != nil {
+			return err
+		}
+		p.rates[cat], p.ratesSet[cat] = n, true
+		return nil
+	}
+	var err error
+	switch prop {
+	case "window":
+		p.cfg.window, err = parseWindow(arg)
+	case "slip":
+		p.cfg.slip, err = intIn(arg, 0, maxSlip)
+	case "ipv4-prefix-length":
+		p.cfg.ipv4Bits, err = intIn(arg, 0, 32)
+	case "ipv6-prefix-length":
+		p.cfg.ipv6Bits, err = intIn(arg, 0, 128)
+	case "max-table-size":
+		p.cfg.maxTableSize, err = intIn(arg, 1, maxTableSize)
+	}
+	return err
+}
+
+// finish returns the config, each category's rate not given defaulting
+// to responses-per-second.
+func (p *rrlParse) finish() config {
 	for cat := range numCategories {
-		cfg.rates[cat] = rates[cat]
-		if !ratesSet[cat] && cat != catResponse {
-			cfg.rates[cat] = rates[catResponse]
+		p.cfg.rates[cat] = p.rates[cat]
+		if !p.ratesSet[cat] && cat != catResponse {
+			p.cfg.rates[cat] = p.rates[catResponse]
 		}
 	}
-	return cfg, zones, nil
+	return p.cfg
 }
 
 // intIn parses s as an integer from lo to hi.

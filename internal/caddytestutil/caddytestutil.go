@@ -3,10 +3,13 @@
 package caddytestutil
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile" // the caddyfile adapter
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/metacircular/edge/internal/caddyadmin"
@@ -69,3 +72,18 @@ func (p Ports) LoadConfig(t testing.TB, config, contentType string) (int, string
 // in EOF. Posting the same config again is harmless: a refused config
 // changes nothing and Caddy skips an unchanged one.
 const loadAttempts = 3
+
+// Adapt runs the Caddyfile adapter on input, named "Caddyfile" in errors,
+// and returns the JSON config, or the adapter's error. Output that is not
+// JSON fails the test.
+func Adapt(t testing.TB, input string) (string, error) {
+	t.Helper()
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		return "", err
+	}
+	if !json.Valid(out) {
+		t.Fatalf("adapted config is not JSON:\n%s", out)
+	}
+	return string(out), nil
+}

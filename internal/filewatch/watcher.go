@@ -1,5 +1,13 @@
 package filewatch
 
+// DefaultSettlePolls is the settle period a watcher should use unless its
+// user states why not: the poll after the one that saw a change must find
+// the file unchanged, so a file is read only once its writer has left it
+// alone for a whole poll interval. Users whose writers replace the file
+// atomically, or whose polls are too short or too rare for one quiet poll
+// to mean a finished write, choose their own and say why.
+const DefaultSettlePolls = 1
+
 // Watcher follows one file across polls and says when a new version has
 // settled and may be read. It is not safe for concurrent use; callers poll
 // from one goroutine or under their own lock.
@@ -8,7 +16,7 @@ type Watcher struct {
 	Path string
 	// SettlePolls is how many polls after the one that saw a change must
 	// find the file unchanged before it is read. Zero reads a change at
-	// the poll that sees it.
+	// the poll that sees it. See DefaultSettlePolls.
 	SettlePolls int
 
 	current Stamp // version in use, or the last version found unusable
