@@ -388,8 +388,8 @@ func (d *database) watch() {
 
 // settlePolls is how many polls must find a changed database file
 // unchanged before it is read, so that a file being copied into place is
-// not read (and rejected as corrupt) half-way.
-const settlePolls = 1
+// not read (and rejected as corrupt) half-way: filewatch's default.
+const settlePolls = filewatch.DefaultSettlePolls
 
 // check reloads the file once a replaced or modified version has settled.
 // On any error the current version keeps serving.
