@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // redisPassword is the test store's password; it must never be logged.
@@ -56,16 +58,7 @@ type edgeInstance struct {
 func TestSharedRedisStore(t *testing.T) {
 	bin := binDir(t)
 	dir := t.TempDir()
-	// freePort releases each port at once, so it may return one twice.
-	used := map[int]bool{}
-	port := func() int {
-		for {
-			if p := freePort(t); !used[p] {
-				used[p] = true
-				return p
-			}
-		}
-	}
+	port := testutil.DistinctPorts(t)
 	redisPort := port()
 	rds := startRedisServer(t, dir, redisPort)
 	redisURL := fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", redisPassword, redisPort)

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/metacircular/edge/internal/testutil"
 )
 
 // devPKI runs bin/devca into dir with a server certificate named redis
@@ -143,15 +145,7 @@ func TestRedisStoreTLS(t *testing.T) {
 	otherPKI := devPKI(t, bin, filepath.Join(dir, "other-pki"))
 	clientCert, clientKey := issueClientCert(t, pki, "edge-client")
 
-	used := map[int]bool{}
-	port := func() int {
-		for {
-			if p := freePort(t); !used[p] {
-				used[p] = true
-				return p
-			}
-		}
-	}
+	port := testutil.DistinctPorts(t)
 	redisPort := port()
 	startTLSRedisServer(t, dir, pki, redisPort)
 	redisURL := fmt.Sprintf("rediss://:%s@127.0.0.1:%d/0", redisPassword, redisPort)

@@ -115,3 +115,20 @@ func ReplaceFile(t testing.TB, path string, data []byte) {
 		t.Fatalf("replace %s: %v", path, err)
 	}
 }
+
+// DistinctPorts returns a function handing out free ports, never the same
+// one twice: FreePort releases each port at once, so two calls in a row
+// may return the same port, and a test that starts several servers
+// before any of them listens needs them apart.
+func DistinctPorts(t testing.TB) func() int {
+	used := map[int]bool{}
+	return func() int {
+		t.Helper()
+		for {
+			if p := FreePort(t); !used[p] {
+				used[p] = true
+				return p
+			}
+		}
+	}
+}
