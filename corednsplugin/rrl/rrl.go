@@ -194,7 +194,6 @@ func truncated(m *dns.Msg) *dns.Msg {
 	return t
 }
 
-
 // writer applies the limits to the responses written through it.
 type writer struct {
 	dns.ResponseWriter

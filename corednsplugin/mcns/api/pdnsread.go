@@ -145,7 +145,7 @@ func pdnsRRsetsOf(rrs []dns.RR, comments []store.Comment) []pdnsRRset {
 			sets[k] = set
 			keys = append(keys, k)
 		}
-		set.Records = append(set.Records, pdnsRecord{Content: rdataOf(rr)})
+		set.Records = append(set.Records, pdnsRecord{Content: store.Rdata(rr)})
 	}
 	for _, c := range comments {
 		if set, ok := sets[key{c.Name, c.Type}]; ok {
@@ -163,11 +163,6 @@ func pdnsRRsetsOf(rrs []dns.RR, comments []store.Comment) []pdnsRRset {
 		out = append(out, *sets[k])
 	}
 	return out
-}
-
-// rdataOf is rr's RDATA in presentation format, as PowerDNS's "content".
-func rdataOf(rr dns.RR) string {
-	return strings.TrimPrefix(rr.String(), rr.Header().String())
 }
 
 // pdnsExport answers GET /zones/{id}/export with the zone in zone-file

@@ -138,17 +138,10 @@ func isACMEChallenge(owner string) bool {
 	return strings.HasPrefix(strings.ToLower(owner), "_acme-challenge.")
 }
 
-// addsValue reports whether want holds RDATA that cur lacks.
+// addsValue reports whether want holds a record that cur lacks.
 func addsValue(cur, want []dns.RR) bool {
 	for _, w := range want {
-		found := false
-		for _, c := range cur {
-			if rdataOf(c) == rdataOf(w) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !store.ContainsRecord(cur, w) {
 			return true
 		}
 	}

@@ -57,7 +57,7 @@ func fullValue(r store.Record) string {
 	if err != nil || rr == nil {
 		return v
 	}
-	return strings.TrimPrefix(rr.String(), rr.Header().String())
+	return store.Rdata(rr)
 }
 
 // relName is fqdn relative to zone, "@" for the apex.

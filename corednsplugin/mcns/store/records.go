@@ -97,7 +97,7 @@ func checkRdata(rr dns.RR) error {
 			return errors.New("not an IPv6 address")
 		}
 	}
-	if strings.TrimSpace(rdataString(rr)) == "" {
+	if strings.TrimSpace(Rdata(rr)) == "" {
 		return errors.New("empty RDATA")
 	}
 	return nil

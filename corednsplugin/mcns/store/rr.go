@@ -56,7 +56,7 @@ func contentOf(rr dns.RR) (content string, prio int) {
 	case *dns.SOA:
 		return fmt.Sprintf("%s %s %d %d %d %d %d", noDot(v.Ns), noDot(v.Mbox), v.Serial, v.Refresh, v.Retry, v.Expire, v.Minttl), 0
 	}
-	return strings.TrimPrefix(rr.String(), rr.Header().String()), 0
+	return Rdata(rr), 0
 }
 
 // hasPrio reports whether PowerDNS keeps the type's priority in prio.

@@ -53,7 +53,7 @@ func (t *Tx) ExtendRRset(owner string, typ uint16, rrs []dns.RR) error {
 	}
 	var missing []dns.RR
 	for _, rr := range rrs {
-		if !containsRdata(cur, rr) {
+		if !ContainsRecord(cur, rr) {
 			missing = append(missing, rr)
 		}
 	}
@@ -71,7 +71,7 @@ func (t *Tx) PruneRRset(owner string, typ uint16, rrs []dns.RR) error {
 		return err
 	}
 	for i, rr := range cur {
-		if containsRdata(rrs, rr) {
+		if ContainsRecord(rrs, rr) {
 			if _, err := t.Delete(ids[i]); err != nil {
 				return fmt.Errorf("prune %s %s: %w", owner, dns.TypeToString[typ], err)
 			}
@@ -89,7 +89,9 @@ func (t *Tx) addAll(rrs []dns.RR) error {
 	return nil
 }
 
-func containsRdata(set []dns.RR, rr dns.RR) bool {
+// ContainsRecord reports whether set holds rr's record (type and RDATA,
+// compared as SameRecord does), whatever its TTL.
+func ContainsRecord(set []dns.RR, rr dns.RR) bool {
 	for _, x := range set {
 		if x.Header().Rrtype == rr.Header().Rrtype && SameRecord(x, rr) {
 			return true

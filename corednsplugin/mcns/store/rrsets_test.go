@@ -16,7 +16,7 @@ func rrsetValues(t *testing.T, s *Store, zone, owner string, typ uint16) []strin
 	err := s.Update(context.Background(), zone, func(tx *Tx) error {
 		_, rrs, err := tx.RRset(owner, typ)
 		for _, rr := range rrs {
-			out = append(out, rdataString(rr))
+			out = append(out, Rdata(rr))
 		}
 		return err
 	})

@@ -89,7 +89,7 @@ func conflicts(owner string, rr dns.RR, existing []row) error {
 		case typ == dns.TypeDNAME && et == dns.TypeDNAME:
 			return fmt.Errorf("%w: %s already has a DNAME (RFC 6672 §2.4)", ErrConflict, owner)
 		case et == typ && SameRecord(e.rr, rr):
-			return fmt.Errorf("%w: %s %s %s already exists", ErrConflict, owner, dns.TypeToString[typ], rdataString(rr))
+			return fmt.Errorf("%w: %s %s %s already exists", ErrConflict, owner, dns.TypeToString[typ], Rdata(rr))
 		}
 	}
 	return nil
@@ -112,7 +112,9 @@ func SameRecord(a, b dns.RR) bool {
 	return dns.IsDuplicate(a, b)
 }
 
-func rdataString(rr dns.RR) string {
+// Rdata is rr's RDATA in presentation format, as a zone file and
+// PowerDNS's API write it.
+func Rdata(rr dns.RR) string {
 	return strings.TrimPrefix(rr.String(), rr.Header().String())
 }
 
