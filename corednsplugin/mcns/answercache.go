@@ -3,6 +3,7 @@ package mcns
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -37,23 +38,43 @@ func answerCacheSize(setting, records int) int {
 	return min(max(2*records, minAnswerCache), maxAnswerCache)
 }
 
-// answerCache keeps the replies built for one generation of one zone, so a
-// repeated question costs a map lookup instead of file's tree walk, RRset
-// copies and reply assembly. It lives in the zone's servedZone and is
-// dropped with it: a change makes a new generation with an empty cache, so
-// the next query already sees the change. At most limit replies are kept;
-// a full shard drops an arbitrary entry for the new one, so a flood of
-// distinct names costs bounded memory and cannot pin stale entries.
-// NXDOMAIN replies are never cached (see answer).
+// answerCache keeps the replies built for one zone, so a repeated question
+// costs a map lookup instead of file's tree walk, RRset copies and reply
+// assembly. It outlives the zone's generations: a write drops only the
+// replies it can change (answercarry.go), so a zone written to many times
+// a second still answers most queries from here. At most limit replies
+// are kept; a full shard drops an arbitrary name for the new one, so a
+// flood of distinct names costs bounded memory and cannot pin stale
+// entries. NXDOMAIN replies are never cached (see answer).
 type answerCache struct {
-	seed   maphash.Seed
-	limit  int // per shard
+	seed  maphash.Seed
+	limit int // replies per shard
+	// since is the generation of the zone's last change. Replies built
+	// from an older generation are not stored (a query that started
+	// before the change would put back what it dropped), and fleeting
+	// replies from before it are not served.
+	since  atomic.Uint64
 	shards [answerShards]answerShard
+	deps   dependents
 }
 
 type answerShard struct {
-	mu sync.RWMutex
-	m  map[answerKey]*dns.Msg
+	mu      sync.RWMutex
+	names   map[string][]cachedReply // by question name
+	replies int
+}
+
+// cachedReply is one reply template and what decides how long it holds.
+type cachedReply struct {
+	qtype uint16
+	do    bool
+	// fleeting: the reply carries the SOA (whose serial every change
+	// bumps) or was synthesized for a name the zone does not hold (a
+	// wildcard or DNAME answer, which any new name on the way can
+	// change). It is served only in the generation it was built from.
+	fleeting bool
+	built    uint64 // the generation the reply was built from
+	msg      *dns.Msg
 }
 
 // newAnswerCache returns a cache of about entries replies, or nil (no
@@ -64,13 +85,14 @@ func newAnswerCache(entries int) *answerCache {
 	}
 	c := &answerCache{seed: maphash.MakeSeed(), limit: max(1, entries/answerShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[answerKey]*dns.Msg)
+		c.shards[i].names = make(map[string][]cachedReply)
 	}
+	c.deps = dependents{names: map[string][]string{}, limit: 4 * entries}
 	return c
 }
 
-func (c *answerCache) shard(k answerKey) *answerShard {
-	return &c.shards[maphash.String(c.seed, k.name)%answerShards]
+func (c *answerCache) shard(name string) *answerShard {
+	return &c.shards[maphash.String(c.seed, name)%answerShards]
 }
 
 // get returns the reply template for k, or nil.
@@ -78,28 +100,83 @@ func (c *answerCache) get(k answerKey) *dns.Msg {
 	if c == nil {
 		return nil
 	}
-	s := c.shard(k)
+	s := c.shard(k.name)
 	s.mu.RLock()
-	m := s.m[k]
-	s.mu.RUnlock()
-	return m
+	defer s.mu.RUnlock()
+	for _, r := range s.names[k.name] {
+		if r.qtype == k.qtype && r.do == k.do {
+			if r.fleeting && r.built < c.since.Load() {
+				return nil
+			}
+			return r.msg
+		}
+	}
+	return nil
 }
 
-// put keeps reply for k. The template must not be changed afterwards.
-func (c *answerCache) put(k answerKey, reply *dns.Msg) {
+// put keeps reply for k, built from generation built; deps are the other
+// names whose change can alter it (replyDependencies). The template must
+// not be changed afterwards.
+func (c *answerCache) put(k answerKey, reply *dns.Msg, built uint64, fleeting bool, deps []string) {
 	if c == nil {
 		return
 	}
-	s := c.shard(k)
+	// The names it depends on are recorded first: a change that reads
+	// them before this reply is stored has raised since already, which
+	// the check below then sees.
+	if !c.deps.add(k.name, deps) {
+		return
+	}
+	s := c.shard(k.name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[k]; !ok && len(s.m) >= c.limit {
-		for old := range s.m {
-			delete(s.m, old)
-			break
+	if built < c.since.Load() {
+		return
+	}
+	rs := s.names[k.name]
+	for i := range rs {
+		if rs[i].qtype == k.qtype && rs[i].do == k.do {
+			rs[i] = cachedReply{qtype: k.qtype, do: k.do, fleeting: fleeting, built: built, msg: reply}
+			return
 		}
 	}
-	s.m[k] = reply
+	if s.replies >= c.limit {
+		s.evictOne()
+	}
+	s.names[k.name] = append(rs, cachedReply{qtype: k.qtype, do: k.do, fleeting: fleeting, built: built, msg: reply})
+	s.replies++
+}
+
+// evictOne drops the replies of an arbitrary name. The caller holds mu.
+func (s *answerShard) evictOne() {
+	for name, rs := range s.names {
+		delete(s.names, name)
+		s.replies -= len(rs)
+		return
+	}
+}
+
+// drop removes every reply to a question for name. The caller holds mu.
+func (s *answerShard) drop(name string) {
+	if rs, ok := s.names[name]; ok {
+		delete(s.names, name)
+		s.replies -= len(rs)
+	}
+}
+
+// forget removes the replies to questions for names, and to questions
+// whose replies depend on them, once the zone's generation gen is served.
+// The caller serialises changes (the zone maintainer's lock).
+func (c *answerCache) forget(gen uint64, names []string) {
+	c.since.Store(gen)
+	for _, name := range names {
+		for _, q := range append(c.deps.take(name), name) {
+			s := c.shard(q)
+			s.mu.Lock()
+			s.drop(q)
+			s.mu.Unlock()
+		}
+	}
 }
 
 // len is the number of replies kept.
@@ -111,8 +188,49 @@ func (c *answerCache) len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
-		n += len(s.m)
+		n += s.replies
 		s.mu.RUnlock()
 	}
 	return n
+}
+
+// dependents maps a name to the question names whose cached replies
+// depend on it without being owned by it (a CNAME's target, an MX
+// exchange, glue below a delegation). Entries of replies evicted since
+// are left until the name changes: dropping a reply twice is harmless.
+// When limit entries are recorded, replies with dependencies are no longer
+// cached; the zone's next flush (a new cache) starts over.
+type dependents struct {
+	mu    sync.Mutex
+	names map[string][]string
+	n     int
+	limit int
+}
+
+// add records that question depends on deps; false: the table is full and
+// the reply must not be cached.
+func (d *dependents) add(question string, deps []string) bool {
+	if len(deps) == 0 {
+		return true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n+len(deps) > d.limit {
+		return false
+	}
+	for _, dep := range deps {
+		d.names[dep] = append(d.names[dep], question)
+	}
+	d.n += len(deps)
+	return true
+}
+
+// take returns and forgets the questions depending on name.
+func (d *dependents) take(name string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	qs := d.names[name]
+	delete(d.names, name)
+	d.n -= len(qs)
+	return qs
 }

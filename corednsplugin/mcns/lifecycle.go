@@ -40,7 +40,7 @@ func (m *MCNS) start() error {
 			return fmt.Errorf("%s: %w", pluginName, err)
 		}
 		if len(imported) > 0 {
-			log.Infof("Seeded %s into %s", strings.Join(imported, ", "), m.config.dbPath)
+			log.Infof("Seeded %s into %s", zoneList(imported), m.config.dbPath)
 		}
 	}
 	floor, err := m.raiseSerials(ctx, st)
@@ -168,3 +168,15 @@ func (m *MCNS) releaseFloorLocked() error {
 }
 
 func canonicalZone(s string) string { return dns.CanonicalName(s) }
+
+// maxLoggedZones is how many zone names a log line lists; a start seeding
+// thousands of zones names the first ones and counts the rest.
+const maxLoggedZones = 10
+
+// zoneList is zones for a log line.
+func zoneList(zones []string) string {
+	if len(zones) <= maxLoggedZones {
+		return strings.Join(zones, ", ")
+	}
+	return fmt.Sprintf("%s and %d more zones", strings.Join(zones[:maxLoggedZones], ", "), len(zones)-maxLoggedZones)
+}

@@ -58,7 +58,7 @@ func New(cfg config, blockZones []string) *MCNS {
 }
 
 // ServeDNS implements plugin.Handler. Answers come from the current zone
-// snapshot: from the generation's answer cache, or built by answer (file's
+// snapshot: from the zone's answer cache, or built by answer (file's
 // lookup, so they behave exactly as with the file plugin) and kept there.
 func (m *MCNS) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
@@ -110,12 +110,12 @@ func (m *MCNS) lookup(ctx context.Context, state request.Request, snap *snapshot
 		if tmpl := sz.answers.get(key); tmpl != nil {
 			return tmpl, true
 		}
-		tmpl, cacheable, read := sz.answer(ctx, state, zone, snap)
+		b, read := sz.answer(ctx, state, zone, snap)
 		if read {
-			if tmpl != nil && cacheable {
-				sz.answers.put(key, tmpl)
+			if b.msg != nil && b.cacheable {
+				sz.answers.put(key, b.msg, sz.gen, b.fleeting, b.deps)
 			}
-			return tmpl, true
+			return b.msg, true
 		}
 		snap = m.snap.Load()
 		if zone = snap.zoneOf(key.name); zone == "" {

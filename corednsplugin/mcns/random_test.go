@@ -59,15 +59,7 @@ type randomHarness struct {
 // success sees the change, that refusals changed nothing, and that IXFR
 // from earlier serials rebuilds the current zone.
 func TestRandomWritesStayConsistent(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("MCNS_RANDOM_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("MCNS_RANDOM_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Logf("seed %d (rerun with MCNS_RANDOM_SEED=%d)", seed, seed)
+	seed := randomSeed(t)
 	// Thousands of steps when the server is fast enough; the time bound
 	// keeps slow machines and -race within the package's test budget.
 	steps, budget := 3000, 25*time.Second
@@ -93,6 +85,21 @@ func TestRandomWritesStayConsistent(t *testing.T) {
 	if h.applied == 0 || h.refused == 0 {
 		t.Fatalf("the random mix must both apply and refuse changes: %d applied, %d refused", h.applied, h.refused)
 	}
+}
+
+// randomSeed is the seed of a randomized test: MCNS_RANDOM_SEED, to rerun
+// a failure, or a new one, logged.
+func randomSeed(t *testing.T) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("MCNS_RANDOM_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("MCNS_RANDOM_SEED: %v", err)
+		}
+		seed = n
+	}
+	t.Logf("seed %d (rerun with MCNS_RANDOM_SEED=%d)", seed, seed)
+	return seed
 }
 
 func newRandomHarness(t *testing.T, seed uint64) *randomHarness {

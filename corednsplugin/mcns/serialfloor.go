@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/metacircular/edge/corednsplugin/mcns/store"
 )
@@ -175,8 +176,13 @@ func (f *serialFloor) serve(changes map[string]uint32) {
 		return
 	}
 	next := maps.Clone(f.reserved)
+	now := time.Now()
 	for zone := range f.active {
-		s := f.served[zone]
+		// Reserved from the zone's next serial, which is YYYYMMDD00 on
+		// its first change of a day: a zone seeded with serial 1 jumps
+		// to the date at its first write, and that jump must not cost
+		// a file write per zone.
+		s := store.NextSerial(f.served[zone], now)
 		if r, ok := next[zone]; !ok || !store.SerialAfter(r, s+serialHeadroom/2) {
 			next[zone] = s + serialHeadroom
 		}

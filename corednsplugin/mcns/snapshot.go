@@ -32,7 +32,7 @@ type servedZone struct {
 	soa     *dns.SOA
 	version store.ZoneVersion
 	records int
-	answers *answerCache // replies built from this generation; nil: off
+	answers *answerCache // shared with the generations before it (answercarry.go); nil: off
 }
 
 // zoneOf returns the served zone holding name, the longest if zones nest,
@@ -71,17 +71,21 @@ func (sz *servedZone) read(fn func(*file.Zone)) bool {
 }
 
 // answer is answer (answer.go) on this generation's data, under its
-// copy's read lock; read is false when the copy holds a newer generation
+// copy's read lock, with what caching the reply needs to know when the
+// zone has a cache; read is false when the copy holds a newer generation
 // (see read). A method rather than a closure passed to read: this is the
 // path of every uncached query.
-func (sz *servedZone) answer(ctx context.Context, state request.Request, zone string, snap *snapshot) (tmpl *dns.Msg, cacheable, read bool) {
+func (sz *servedZone) answer(ctx context.Context, state request.Request, zone string, snap *snapshot) (b builtReply, read bool) {
 	sz.data.mu.RLock()
 	defer sz.data.mu.RUnlock()
 	if sz.data.gen != sz.gen {
-		return nil, false, false
+		return b, false
 	}
-	tmpl, cacheable = answer(ctx, state, sz.data.z, zone, snap)
-	return tmpl, cacheable, true
+	b.msg, b.cacheable = answer(ctx, state, sz.data.z, zone, snap)
+	if b.msg != nil && b.cacheable && sz.answers != nil {
+		b.fleeting, b.deps = replyDependencies(b.msg, state.Name(), zone, sz.data.z)
+	}
+	return b, true
 }
 
 // transferRecords returns the generation's records in AXFR order, minus

@@ -173,8 +173,8 @@ func (zm *zoneMaintainer) applyLocked(cur *snapshot, sz *servedZone, run []store
 		soa:     soa,
 		version: run[len(run)-1].After,
 		records: records,
-		answers: newAnswerCache(answerCacheSize(zm.answerCache, records)),
 	}
+	next.answers = zm.answersAfter(sz, gen, run, records)
 	zm.standby[zone] = &standby{copy: sz.data, lag: slices.Clone(run), of: next}
 	zm.install(cur, map[string]*servedZone{zone: next})
 	applied.Add(float64(len(run)))

@@ -61,7 +61,7 @@ func (t *Tx) change(oldSOA *dns.SOA, before ZoneVersion) (*Change, error) {
 	if !t.changed && !t.deleted && !t.created {
 		return nil, nil
 	}
-	after, err := zoneVersion(t.ctx, t.tx, t.zoneID)
+	after, err := zoneVersion(t.ctx, t, t.zoneID)
 	if err != nil {
 		return nil, err
 	}

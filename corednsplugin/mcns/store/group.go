@@ -39,22 +39,35 @@ const savepoint = "mcns_write"
 // queueWrite queues fn and returns its write once its group committed or
 // failed.
 func (s *Store) queueWrite(ctx context.Context, zone string, fn func(*Tx) error) *write {
-	w := &write{ctx: ctx, zone: zone, fn: fn, lead: make(chan struct{}), done: make(chan struct{})}
+	w := newWrite(ctx, zone, fn)
+	s.queueWrites([]*write{w})
+	return w
+}
+
+func newWrite(ctx context.Context, zone string, fn func(*Tx) error) *write {
+	return &write{ctx: ctx, zone: zone, fn: fn, lead: make(chan struct{}), done: make(chan struct{})}
+}
+
+// queueWrites queues ws together, so they join the same group, and
+// returns once it committed or failed. At most one of them is asked to
+// lead: the first, when no group is running.
+func (s *Store) queueWrites(ws []*write) {
 	s.gmu.Lock()
-	s.queue = append(s.queue, w)
+	s.queue = append(s.queue, ws...)
 	first := !s.leading
 	s.leading = true
 	s.gmu.Unlock()
 	if first {
-		close(w.lead)
+		close(ws[0].lead)
 	}
-	select {
-	case <-w.done:
-	case <-w.lead:
-		s.leadGroup()
-		<-w.done
+	for _, w := range ws {
+		select {
+		case <-w.done:
+		case <-w.lead:
+			s.leadGroup()
+			<-w.done
+		}
 	}
-	return w
 }
 
 // leadGroup takes wmu, runs and commits every queued write as one group,
@@ -138,7 +151,7 @@ func (s *Store) commitGroup(group []*write) {
 // runPart runs w in its savepoint of sqlTx and sets w's change, error or
 // panic; an error returned is the transaction's, not w's.
 func (s *Store) runPart(ctx context.Context, sqlTx *sql.Tx, w *write) error {
-	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+	if err := s.execIn(ctx, sqlTx, "SAVEPOINT "+savepoint); err != nil {
 		return err
 	}
 	func() {
@@ -150,15 +163,14 @@ func (s *Store) runPart(ctx context.Context, sqlTx *sql.Tx, w *write) error {
 		w.change, w.err = s.update(ctx, sqlTx, w.zone, w.fn)
 	}()
 	if w.err == nil && !w.panicked {
-		_, err := sqlTx.ExecContext(ctx, "RELEASE "+savepoint)
-		return err
+		return s.execIn(ctx, sqlTx, "RELEASE "+savepoint)
 	}
 	w.change = nil
 	// ROLLBACK TO keeps the savepoint open; RELEASE ends it, keeping
 	// nothing of this part.
-	_, err := sqlTx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO "+savepoint)
+	err := s.execIn(context.WithoutCancel(ctx), sqlTx, "ROLLBACK TO "+savepoint)
 	if err == nil {
-		_, err = sqlTx.ExecContext(context.WithoutCancel(ctx), "RELEASE "+savepoint)
+		err = s.execIn(context.WithoutCancel(ctx), sqlTx, "RELEASE "+savepoint)
 	}
 	if err != nil {
 		return errors.Join(w.err, err)

@@ -56,26 +56,45 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 		// told apart by serial: break the chain.
 		return t.clearJournal()
 	}
-	after, err := zoneVersion(t.ctx, t.tx, t.zoneID)
+	after, err := zoneVersion(t.ctx, t, t.zoneID)
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at)
+	_, err = t.exec(`INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
 		rrLines(t.diff.removedRRs()), rrLines(t.diff.addedRRs()), after.Changes, t.now.Unix())
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	q := `DELETE FROM mcns_journal WHERE zone = ? AND id <= (SELECT id FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`
-	args := []any{t.zone, t.zone, s.journalEntries}
-	if s.journalAge > 0 {
-		q += " OR (zone = ? AND created_at < ?)"
-		args = append(args, t.zone, t.now.Add(-s.journalAge).Unix())
-	}
-	if _, err := t.tx.ExecContext(t.ctx, q, args...); err != nil {
+	if err := t.trimJournal(s); err != nil {
 		return fmt.Errorf("journal trim: %w", err)
 	}
 	return nil
+}
+
+// trimJournal keeps the zone's newest journalEntries entries and drops
+// those older than journalAge. Both steps read the zone's entries through
+// the (zone, id) index alone: the entry journalEntries back from the
+// newest, and the age of the oldest, so a write does not read every entry
+// the zone keeps (entries are written in time order; one written under a
+// clock set back goes when the older ones before it have).
+func (t *Tx) trimJournal(s *Store) error {
+	_, err := t.exec(`DELETE FROM mcns_journal WHERE zone = ? AND id <= (SELECT id FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+		t.zone, t.zone, s.journalEntries)
+	if err != nil || s.journalAge <= 0 {
+		return err
+	}
+	cutoff := t.now.Add(-s.journalAge).Unix()
+	var oldest int64
+	err = t.queryRow("SELECT created_at FROM mcns_journal WHERE zone = ? ORDER BY id LIMIT 1", t.zone).Scan(&oldest)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && oldest >= cutoff {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = t.exec("DELETE FROM mcns_journal WHERE zone = ? AND created_at < ?", t.zone, cutoff)
+	return err
 }
 
 // journalBehind reports whether the zone's journal ends at another version
@@ -84,7 +103,7 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 // cannot describe. An empty journal has nothing to be behind.
 func (t *Tx) journalBehind(before ZoneVersion) (bool, error) {
 	var last int64
-	err := t.tx.QueryRowContext(t.ctx, "SELECT to_changes FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1", t.zone).Scan(&last)
+	err := t.queryRow("SELECT to_changes FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1", t.zone).Scan(&last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
@@ -95,7 +114,7 @@ func (t *Tx) journalBehind(before ZoneVersion) (bool, error) {
 }
 
 func (t *Tx) clearJournal() error {
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM mcns_journal WHERE zone = ?", t.zone); err != nil {
+	if _, err := t.exec("DELETE FROM mcns_journal WHERE zone = ?", t.zone); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
@@ -130,7 +149,7 @@ func (s *Store) Journal(ctx context.Context, zone string, from, to uint32, chang
 		return nil, ok, err
 	}
 	// The chain is a run of consecutive entries of the zone.
-	rows, err := s.db.QueryContext(ctx, `SELECT old_soa, new_soa, removed, added FROM mcns_journal
+	rows, err := s.query(ctx, `SELECT old_soa, new_soa, removed, added FROM mcns_journal
 		WHERE zone = ? AND id BETWEEN ? AND ? ORDER BY id`, zone, links[0].id, links[len(links)-1].id)
 	if err != nil {
 		return nil, false, err
@@ -184,7 +203,7 @@ func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32, 
 	if from == to {
 		return nil, true, nil
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, from_serial, to_serial, to_changes FROM mcns_journal WHERE zone = ? ORDER BY id", zone)
+	rows, err := s.query(ctx, "SELECT id, from_serial, to_serial, to_changes FROM mcns_journal WHERE zone = ? ORDER BY id", zone)
 	if err != nil {
 		return nil, false, err
 	}

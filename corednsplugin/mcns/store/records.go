@@ -129,7 +129,7 @@ func (s *Store) Records(ctx context.Context, zone string, f Filter) ([]Record, e
 		args = append(args, typ)
 	}
 	q += " ORDER BY name, type, id"
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (s *Store) Record(ctx context.Context, zone string, id int64) (Record, erro
 	if err != nil {
 		return Record{}, err
 	}
-	r, err := scanRecord(s.db.QueryRowContext(ctx, "SELECT id, name, type, content, ttl, prio FROM records WHERE id = ? AND domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != ''", id, z.ID), z.Name)
+	r, err := scanRecord(s.queryRow(ctx, "SELECT id, name, type, content, ttl, prio FROM records WHERE id = ? AND domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != ''", id, z.ID), z.Name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, fmt.Errorf("%w: record %d in zone %s", ErrNotFound, id, z.Name)
 	}

@@ -116,7 +116,7 @@ func (t *Tx) SetComments(owner string, typ uint16, cs []Comment) error {
 		return err
 	}
 	owner, tname := canonical(owner), dns.TypeToString[typ]
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM comments WHERE domain_id = ? AND name = ? AND type = ?", t.zoneID, dbName(owner), tname); err != nil {
+	if _, err := t.exec("DELETE FROM comments WHERE domain_id = ? AND name = ? AND type = ?", t.zoneID, dbName(owner), tname); err != nil {
 		return fmt.Errorf("clear comments of %s %s: %w", owner, tname, err)
 	}
 	for _, c := range cs {
@@ -124,7 +124,7 @@ func (t *Tx) SetComments(owner string, typ uint16, cs []Comment) error {
 		if at == 0 {
 			at = t.now.Unix()
 		}
-		if _, err := t.tx.ExecContext(t.ctx, "INSERT INTO comments(domain_id, name, type, modified_at, account, comment) VALUES (?, ?, ?, ?, ?, ?)",
+		if _, err := t.exec("INSERT INTO comments(domain_id, name, type, modified_at, account, comment) VALUES (?, ?, ?, ?, ?, ?)",
 			t.zoneID, dbName(owner), tname, at, c.Account, c.Content); err != nil {
 			return fmt.Errorf("write comment of %s %s: %w", owner, tname, err)
 		}
@@ -138,7 +138,7 @@ func (s *Store) Comments(ctx context.Context, zone string) ([]Comment, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT c.name, c.type, c.comment, COALESCE(c.account, ''), c.modified_at
+	rows, err := s.query(ctx, `SELECT c.name, c.type, c.comment, COALESCE(c.account, ''), c.modified_at
 		FROM comments c JOIN domains d ON d.id = c.domain_id WHERE d.name = ? ORDER BY c.name, c.type, c.id`, dbName(zone))
 	if err != nil {
 		return nil, fmt.Errorf("read comments of %s: %w", zone, err)

@@ -50,7 +50,7 @@ func (t *Tx) dnameRules(owner string, typ uint16) error {
 		}
 	} else {
 		suffix := "." + dbName(owner)
-		err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM records WHERE domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != '' AND substr(name, -?) = ?",
+		err := t.queryRow("SELECT count(*) FROM records WHERE domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != '' AND substr(name, -?) = ?",
 			t.zoneID, len(suffix), suffix).Scan(&below)
 		if err != nil {
 			return err
@@ -163,7 +163,7 @@ func (t *Tx) check(rr dns.RR) error {
 // checkApex keeps the zone servable: it must keep an apex NS record.
 func (t *Tx) checkApex() error {
 	var n int
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT count(*) FROM records WHERE domain_id = ? AND name = ? AND type = 'NS' AND disabled = 0", t.zoneID, dbName(t.zone)).Scan(&n); err != nil {
+	if err := t.queryRow("SELECT count(*) FROM records WHERE domain_id = ? AND name = ? AND type = 'NS' AND disabled = 0", t.zoneID, dbName(t.zone)).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {

@@ -35,7 +35,7 @@ func TestRecreatedZoneSerialContinues(t *testing.T) {
 		t.Errorf("second recreation: serial %d, want %d", z.Serial, old+1)
 	}
 	// Another zone is unaffected, and an explicit serial is kept.
-	if got, want := serialOf(t, s, "example.net"), nextSerial(0, fixedNow); got != want {
+	if got, want := serialOf(t, s, "example.net"), NextSerial(0, fixedNow); got != want {
 		t.Errorf("untouched zone serial %d, want %d", got, want)
 	}
 	if err := s.DeleteZone(ctx, "example.net"); err != nil {

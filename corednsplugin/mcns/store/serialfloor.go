@@ -35,7 +35,7 @@ func (s *Store) RaiseSerials(ctx context.Context, floors map[string]uint32) ([]s
 			if err != nil || !SerialAfter(floor, soa.Serial) {
 				return err
 			}
-			soa.Serial = nextSerial(floor, t.now)
+			soa.Serial = NextSerial(floor, t.now)
 			t.keepSOA, t.resetJournal, didRaise = true, true, true
 			return t.setSOA(soa)
 		})
@@ -53,7 +53,7 @@ func (s *Store) RaiseSerials(ctx context.Context, floors map[string]uint32) ([]s
 // unless a later one is recorded already.
 func (t *Tx) raiseDeletedSerial(floor uint32) error {
 	var last int64
-	err := t.tx.QueryRowContext(t.ctx, "SELECT last_serial FROM mcns_deleted_zones WHERE zone = ?", t.zone).Scan(&last)
+	err := t.queryRow("SELECT last_serial FROM mcns_deleted_zones WHERE zone = ?", t.zone).Scan(&last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
@@ -61,7 +61,7 @@ func (t *Tx) raiseDeletedSerial(floor uint32) error {
 	case !SerialAfter(floor, uint32(last)):
 		return nil
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO mcns_deleted_zones(zone, last_serial, deleted_at) VALUES (?, ?, ?)
+	_, err = t.exec(`INSERT INTO mcns_deleted_zones(zone, last_serial, deleted_at) VALUES (?, ?, ?)
 		ON CONFLICT(zone) DO UPDATE SET last_serial = excluded.last_serial`, t.zone, floor, t.now.Unix())
 	return err
 }

@@ -17,14 +17,14 @@ import (
 // secondaries still holding the old zone see the new one as newer.
 func (t *Tx) firstSerial() (uint32, error) {
 	var last int64
-	err := t.tx.QueryRowContext(t.ctx, "SELECT last_serial FROM mcns_deleted_zones WHERE zone = ?", t.zone).Scan(&last)
+	err := t.queryRow("SELECT last_serial FROM mcns_deleted_zones WHERE zone = ?", t.zone).Scan(&last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nextSerial(0, t.now), nil
+		return NextSerial(0, t.now), nil
 	case err != nil:
 		return 0, err
 	}
-	return nextSerial(uint32(last), t.now), nil
+	return NextSerial(uint32(last), t.now), nil
 }
 
 // SOA returns the zone's SOA record. Asking by the apex name lets SQLite use
@@ -39,7 +39,7 @@ func (t *Tx) SOA() (*dns.SOA, error) {
 		content string
 		ttl     sql.NullInt64
 	)
-	err := t.tx.QueryRowContext(t.ctx, "SELECT id, name, content, ttl FROM records WHERE domain_id = ? AND name = ? AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1", t.zoneID, dbName(t.zone)).
+	err := t.queryRow("SELECT id, name, content, ttl FROM records WHERE domain_id = ? AND name = ? AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1", t.zoneID, dbName(t.zone)).
 		Scan(&id, &name, &content, &ttl)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: zone %s has no SOA record", ErrNotFound, t.zone)
@@ -88,7 +88,7 @@ func (t *Tx) setSOA(soa *dns.SOA) error {
 		_, err := t.add(soa, 0)
 		return err
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "UPDATE records SET content = ?, ttl = ? WHERE id = ?", content, soa.Hdr.Ttl, t.soaRowID); err != nil {
+	if _, err := t.exec("UPDATE records SET content = ?, ttl = ? WHERE id = ?", content, soa.Hdr.Ttl, t.soaRowID); err != nil {
 		return err
 	}
 	t.changed = true
@@ -103,12 +103,12 @@ func (t *Tx) bumpSerial() error {
 	if err != nil {
 		return err
 	}
-	soa.Serial = nextSerial(soa.Serial, t.now)
+	soa.Serial = NextSerial(soa.Serial, t.now)
 	return t.setSOA(soa)
 }
 
-// nextSerial is the serial after old at time now, in YYYYMMDDNN form.
-func nextSerial(old uint32, now time.Time) uint32 {
+// NextSerial is the serial after old at time now, in YYYYMMDDNN form.
+func NextSerial(old uint32, now time.Time) uint32 {
 	y, m, d := now.UTC().Date()
 	date := uint32(y*1000000 + int(m)*10000 + d*100)
 	if SerialAfter(date, old) {

@@ -80,6 +80,8 @@ type Filter struct {
 type Store struct {
 	path string
 	db   *sql.DB // pool for reads and writes; writes begin IMMEDIATE
+	// stmts are the writes' prepared statements (stmts.go).
+	stmts statements
 
 	// wmu serialises this process's writes (each group commit holds it),
 	// so they queue here instead of spinning on SQLite's busy timeout
@@ -193,6 +195,7 @@ func (s *Store) Close() error {
 		s.pollConn = nil
 	}
 	s.pmu.Unlock()
+	s.stmts.close()
 	return errors.Join(err, s.db.Close())
 }
 

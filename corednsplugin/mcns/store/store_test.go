@@ -116,8 +116,8 @@ func TestNextSerial(t *testing.T) {
 		{2026112700, 2026112701}, // ahead of today: +1
 		{4294967295, 2026112600}, // after 2^32-1 in RFC 1982 order
 	} {
-		if got := nextSerial(c.old, fixedNow); got != c.want {
-			t.Errorf("nextSerial(%d) = %d, want %d", c.old, got, c.want)
+		if got := NextSerial(c.old, fixedNow); got != c.want {
+			t.Errorf("NextSerial(%d) = %d, want %d", c.old, got, c.want)
 		}
 	}
 }

@@ -17,7 +17,9 @@ import (
 type Tx struct {
 	tx      *sql.Tx
 	ctx     context.Context
-	zoneID  int64 // 0 until the zone exists
+	db      *sql.DB     // the pool tx came from, for preparing statements
+	stmts   *statements // the store's prepared statements
+	zoneID  int64       // 0 until the zone exists
 	zone    string
 	created bool // the zone was created in this transaction
 	deleted bool // the zone was deleted in this transaction
@@ -71,6 +73,45 @@ func (s *Store) Update(ctx context.Context, zone string, fn func(*Tx) error) err
 	return nil
 }
 
+// updateTogether is Update of fns[i] on zones[i], all queued at once, so
+// they share one group: one transaction and one commit. It returns each
+// one's error.
+func (s *Store) updateTogether(ctx context.Context, zones []string, fns []func(*Tx) error) []error {
+	errs := make([]error, len(zones))
+	var ws []*write
+	var of []int // ws[j] is zones[of[j]]'s
+	for i, z := range zones {
+		zone, err := zoneName(z)
+		if err == nil {
+			err = s.checkAllowed(zone)
+		}
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ws = append(ws, newWrite(ctx, zone, fns[i]))
+		of = append(of, i)
+	}
+	if len(ws) == 0 {
+		return errs
+	}
+	s.queueWrites(ws)
+	var hooks []func([]Change)
+	for j, w := range ws {
+		if w.panicked {
+			panic(w.panicVal)
+		}
+		errs[of[j]] = w.err
+		if w.err == nil && w.change != nil {
+			hooks = w.hooks
+		}
+	}
+	if hooks != nil {
+		s.deliver(hooks)
+	}
+	return errs
+}
+
 // deliver runs hooks on every committed change not yet delivered. The next
 // group may commit meanwhile. Changes queue in commit order; whoever
 // delivers takes every change queued so far, so a burst of writes reaches
@@ -95,9 +136,9 @@ func (s *Store) deliver(hooks []func([]Change)) {
 // changed. ctx must not interrupt statements when others share sqlTx: an
 // interrupted write makes SQLite roll back the whole transaction.
 func (s *Store) update(ctx context.Context, sqlTx *sql.Tx, zone string, fn func(*Tx) error) (*Change, error) {
-	t := &Tx{tx: sqlTx, ctx: ctx, zone: zone, now: s.now()}
+	t := &Tx{tx: sqlTx, ctx: ctx, db: s.db, stmts: &s.stmts, zone: zone, now: s.now()}
 	defer t.closeStmts()
-	err := sqlTx.QueryRowContext(ctx, "SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
+	err := t.queryRow("SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
@@ -108,7 +149,7 @@ func (s *Store) update(ctx context.Context, sqlTx *sql.Tx, zone string, fn func(
 		if oldSOA, err = t.SOA(); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
-		if before, err = zoneVersion(ctx, sqlTx, t.zoneID); err != nil {
+		if before, err = zoneVersion(ctx, t, t.zoneID); err != nil {
 			return nil, err
 		}
 		// Another program changed the zone since the last journaled
@@ -179,7 +220,7 @@ func (t *Tx) createZone() error {
 	if t.zoneID != 0 {
 		return fmt.Errorf("%w: zone %s already exists", ErrConflict, t.zone)
 	}
-	res, err := t.tx.ExecContext(t.ctx, "INSERT INTO domains(name, type) VALUES (?, 'NATIVE')", dbName(t.zone))
+	res, err := t.exec("INSERT INTO domains(name, type) VALUES (?, 'NATIVE')", dbName(t.zone))
 	if err != nil {
 		return err
 	}
@@ -200,7 +241,7 @@ func (t *Tx) deleteZone() error {
 	soa, err := t.SOA()
 	switch {
 	case err == nil:
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO mcns_deleted_zones(zone, last_serial, deleted_at) VALUES (?, ?, ?)
+		if _, err := t.exec(`INSERT INTO mcns_deleted_zones(zone, last_serial, deleted_at) VALUES (?, ?, ?)
 			ON CONFLICT(zone) DO UPDATE SET last_serial = excluded.last_serial, deleted_at = excluded.deleted_at`,
 			t.zone, soa.Serial, t.now.Unix()); err != nil {
 			return err
@@ -208,10 +249,10 @@ func (t *Tx) deleteZone() error {
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM records WHERE domain_id = ?", t.zoneID); err != nil {
+	if _, err := t.exec("DELETE FROM records WHERE domain_id = ?", t.zoneID); err != nil {
 		return err
 	}
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM domains WHERE id = ?", t.zoneID); err != nil {
+	if _, err := t.exec("DELETE FROM domains WHERE id = ?", t.zoneID); err != nil {
 		return err
 	}
 	t.deleted, t.changed = true, true
@@ -232,7 +273,7 @@ func (t *Tx) rowsAt(owner string, typ uint16) ([]row, error) {
 		q += " AND type = ?"
 		args = append(args, dns.TypeToString[typ])
 	}
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
+	rows, err := t.query(q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +328,7 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 	}
 	content, prio := contentOf(rr)
 	if t.insStmt == nil {
-		t.insStmt, err = t.tx.PrepareContext(t.ctx, "INSERT INTO records(id, domain_id, name, type, content, ttl, prio, disabled, auth) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)")
+		t.insStmt, err = t.stmt("INSERT INTO records(id, domain_id, name, type, content, ttl, prio, disabled, auth) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)")
 		if err != nil {
 			return 0, err
 		}
@@ -325,7 +366,7 @@ func (t *Tx) Delete(id int64) (dns.RR, error) {
 		name, typ, content string
 		ttl, prio          sql.NullInt64
 	)
-	err := t.tx.QueryRowContext(t.ctx, "SELECT name, type, content, ttl, prio FROM records WHERE id = ? AND domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != ''", id, t.zoneID).
+	err := t.queryRow("SELECT name, type, content, ttl, prio FROM records WHERE id = ? AND domain_id = ? AND disabled = 0 AND type IS NOT NULL AND type != ''", id, t.zoneID).
 		Scan(&name, &typ, &content, &ttl, &prio)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: record %d in zone %s", ErrNotFound, id, t.zone)
@@ -339,7 +380,7 @@ func (t *Tx) Delete(id int64) (dns.RR, error) {
 	}
 	rr, _ := parseRow(name, typ, content, ttl.Int64, prio.Int64)
 	t.index = nil // from here on, rules are checked against the table
-	if _, err := t.tx.ExecContext(t.ctx, "DELETE FROM records WHERE id = ?", id); err != nil {
+	if _, err := t.exec("DELETE FROM records WHERE id = ?", id); err != nil {
 		return nil, err
 	}
 	t.changed = true

@@ -32,7 +32,7 @@ type ZoneState struct {
 func (s *Store) ZoneStates(ctx context.Context) (map[string]ZoneState, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	rows, err := s.db.QueryContext(ctx, `SELECT d.id, d.name, coalesce(c.changes, 0)
+	rows, err := s.query(ctx, `SELECT d.id, d.name, coalesce(c.changes, 0)
 		FROM domains d LEFT JOIN mcns_zone_changes c ON c.domain_id = d.id`)
 	if err != nil {
 		return nil, fmt.Errorf("zone versions: %w", err)

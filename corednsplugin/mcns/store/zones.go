@@ -22,7 +22,7 @@ const (
 
 // Zones lists all zones.
 func (s *Store) Zones(ctx context.Context) ([]Zone, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT d.id, d.name, r.content, r.ttl FROM domains d
+	rows, err := s.query(ctx, `SELECT d.id, d.name, r.content, r.ttl FROM domains d
 		LEFT JOIN records r ON r.id = (SELECT id FROM records WHERE domain_id = d.id AND name = d.name AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1)
 		ORDER BY d.name`)
 	if err != nil {
@@ -57,7 +57,7 @@ func (s *Store) Zone(ctx context.Context, name string) (Zone, error) {
 		content sql.NullString
 		ttl     sql.NullInt64
 	)
-	err = s.db.QueryRowContext(ctx, `SELECT d.id, d.name, r.content, r.ttl FROM domains d
+	err = s.queryRow(ctx, `SELECT d.id, d.name, r.content, r.ttl FROM domains d
 		LEFT JOIN records r ON r.id = (SELECT id FROM records WHERE domain_id = d.id AND name = d.name AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1)
 		WHERE d.name = ?`, dbName(zone)).Scan(&id, &dbn, &content, &ttl)
 	if errors.Is(err, sql.ErrNoRows) {
