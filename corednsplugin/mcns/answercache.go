@@ -53,29 +53,56 @@ type answerCache struct {
 	// from an older generation are not stored (a query that started
 	// before the change would put back what it dropped), and fleeting
 	// replies from before it are not served.
-	since  atomic.Uint64
-	shards [answerShards]answerShard
-	deps   dependents
+	since atomic.Uint64
+	// negative is the authority section of negative replies in generation
+	// since (the zone's SOA, its TTL capped): a kept NODATA reply is
+	// served with it (see serveIn).
+	negative atomic.Pointer[[]dns.RR]
+	shards   [answerShards]answerShard
+	deps     dependents
 }
 
 type answerShard struct {
 	mu      sync.RWMutex
-	names   map[string][]cachedReply // by question name
+	names   map[string][]*cachedReply // by question name
 	replies int
 }
 
 // cachedReply is one reply template and what decides how long it holds.
 type cachedReply struct {
-	qtype uint16
-	do    bool
-	// fleeting: the reply carries the SOA (whose serial every change
-	// bumps) or was synthesized for a name the zone does not hold (a
-	// wildcard or DNAME answer, which any new name on the way can
-	// change). It is served only in the generation it was built from.
-	fleeting bool
+	qtype    uint16
+	do       bool
+	lifetime replyLifetime
 	built    uint64 // the generation the reply was built from
 	msg      *dns.Msg
+	// current is msg with a later generation's SOA (negativeReply).
+	current atomic.Pointer[resoaed]
 }
+
+// resoaed is a negative reply template with generation since's SOA.
+type resoaed struct {
+	since uint64
+	msg   *dns.Msg
+}
+
+// replyLifetime says which changes a cached reply outlives besides those
+// of other names.
+type replyLifetime uint8
+
+const (
+	// lastingReply depends on nothing a change of another name alters.
+	lastingReply replyLifetime = iota
+	// negativeReply is NODATA for a name the zone holds, whose only other
+	// part a change alters is the SOA in its authority section: it is
+	// served with the current one.
+	negativeReply
+	// fleetingReply carries more of the zone's apex than its SOA (NSEC,
+	// signatures) or was synthesized for a name the zone does not hold
+	// (wildcard, DNAME, an empty non-terminal), which any new name on the
+	// way can change: it is served only in the generation it was built
+	// from.
+	fleetingReply
+)
 
 // newAnswerCache returns a cache of about entries replies, or nil (no
 // caching) for entries <= 0.
@@ -85,7 +112,7 @@ func newAnswerCache(entries int) *answerCache {
 	}
 	c := &answerCache{seed: maphash.MakeSeed(), limit: max(1, entries/answerShards)}
 	for i := range c.shards {
-		c.shards[i].names = make(map[string][]cachedReply)
+		c.shards[i].names = make(map[string][]*cachedReply)
 	}
 	c.deps = dependents{names: map[string][]string{}, limit: 4 * entries}
 	return c
@@ -105,19 +132,40 @@ func (c *answerCache) get(k answerKey) *dns.Msg {
 	defer s.mu.RUnlock()
 	for _, r := range s.names[k.name] {
 		if r.qtype == k.qtype && r.do == k.do {
-			if r.fleeting && r.built < c.since.Load() {
-				return nil
-			}
-			return r.msg
+			return c.serve(r)
 		}
 	}
 	return nil
 }
 
+// serve is r's template as the current generation serves it, or nil.
+func (c *answerCache) serve(r *cachedReply) *dns.Msg {
+	since := c.since.Load()
+	if r.built >= since || r.lifetime == lastingReply {
+		return r.msg
+	}
+	if r.lifetime != negativeReply {
+		return nil
+	}
+	if p := r.current.Load(); p != nil && p.since == since {
+		return p.msg
+	}
+	ns := c.negative.Load()
+	if ns == nil {
+		return nil
+	}
+	m := *r.msg
+	m.Ns = *ns
+	// Queries racing on a new generation may both build it; either copy
+	// is right.
+	r.current.Store(&resoaed{since: since, msg: &m})
+	return &m
+}
+
 // put keeps reply for k, built from generation built; deps are the other
 // names whose change can alter it (replyDependencies). The template must
 // not be changed afterwards.
-func (c *answerCache) put(k answerKey, reply *dns.Msg, built uint64, fleeting bool, deps []string) {
+func (c *answerCache) put(k answerKey, reply *dns.Msg, built uint64, lifetime replyLifetime, deps []string) {
 	if c == nil {
 		return
 	}
@@ -133,17 +181,18 @@ func (c *answerCache) put(k answerKey, reply *dns.Msg, built uint64, fleeting bo
 	if built < c.since.Load() {
 		return
 	}
+	r := &cachedReply{qtype: k.qtype, do: k.do, lifetime: lifetime, built: built, msg: reply}
 	rs := s.names[k.name]
 	for i := range rs {
 		if rs[i].qtype == k.qtype && rs[i].do == k.do {
-			rs[i] = cachedReply{qtype: k.qtype, do: k.do, fleeting: fleeting, built: built, msg: reply}
+			rs[i] = r
 			return
 		}
 	}
 	if s.replies >= c.limit {
 		s.evictOne()
 	}
-	s.names[k.name] = append(rs, cachedReply{qtype: k.qtype, do: k.do, fleeting: fleeting, built: built, msg: reply})
+	s.names[k.name] = append(rs, r)
 	s.replies++
 }
 
@@ -165,9 +214,13 @@ func (s *answerShard) drop(name string) {
 }
 
 // forget removes the replies to questions for names, and to questions
-// whose replies depend on them, once the zone's generation gen is served.
-// The caller serialises changes (the zone maintainer's lock).
-func (c *answerCache) forget(gen uint64, names []string) {
+// whose replies depend on them, once the zone's generation gen, with SOA
+// soa, is served. The caller serialises changes (the zone maintainer's
+// lock).
+func (c *answerCache) forget(gen uint64, names []string, soa *dns.SOA) {
+	// The SOA first: a query seeing the new since must find it.
+	ns := negativeSOA([]dns.RR{soa})
+	c.negative.Store(&ns)
 	c.since.Store(gen)
 	for _, name := range names {
 		for _, q := range append(c.deps.take(name), name) {

@@ -15,11 +15,15 @@ import (
 //   - the records at the question's name: dropped when they change;
 //   - the names it reaches (CNAME targets and the records there; NS, MX,
 //     SRV, SVCB and HTTPS targets whose addresses go in the additional
-//     section; a delegation's NS names and glue): recorded as its dependencies and
-//     dropped when they change;
-//   - the SOA, in every negative reply, whose serial every write bumps, and
-//     the closest encloser, for a reply synthesized from a wildcard or a
-//     DNAME: such replies are fleeting, served only in their generation;
+//     section; a delegation's NS names and glue): recorded as its
+//     dependencies and dropped when they change;
+//   - the SOA, in every negative reply, whose serial every write bumps: a
+//     NODATA reply for a name the zone holds is served with the current
+//     SOA;
+//   - the closest encloser, for a reply synthesized from a wildcard or a
+//     DNAME, or for NODATA at an empty non-terminal, and the NSEC records
+//     and signatures of a negative reply: such replies are fleeting,
+//     served only in their generation;
 //   - the apex NS RRset (and its signature), sent in every positive reply,
 //     and the records that redirect whole subtrees (NS cuts, DNAME,
 //     wildcards): a change of any of them starts the zone's cache afresh.
@@ -34,14 +38,16 @@ const maxForgetNames = 64
 type builtReply struct {
 	msg       *dns.Msg
 	cacheable bool
-	fleeting  bool
+	lifetime  replyLifetime
 	deps      []string
 }
 
-// replyDependencies says whether reply, the answer to qname from z, is
-// fleeting, and which names other than qname it depends on, lower case.
-// apex is the zone's name. The caller holds the copy's read lock.
-func replyDependencies(reply *dns.Msg, qname, apex string, z *file.Zone) (fleeting bool, deps []string) {
+// replyDependencies returns how long reply, the answer to qname from z,
+// lives (replyLifetime), and which names other than qname it depends on,
+// lower case. apex is the zone's name. The caller holds the copy's read
+// lock.
+func replyDependencies(reply *dns.Msg, qname, apex string, z *file.Zone) (lifetime replyLifetime, deps []string) {
+	fleeting := false
 	add := func(name string) {
 		if name = strings.ToLower(name); name != qname {
 			deps = append(deps, name)
@@ -70,11 +76,12 @@ func replyDependencies(reply *dns.Msg, qname, apex string, z *file.Zone) (fleeti
 			add(x.Target)
 		}
 	}
+	negative := false
 	for _, rr := range reply.Ns {
 		owner := strings.ToLower(rr.Header().Name)
 		switch x := rr.(type) {
 		case *dns.SOA:
-			fleeting = true
+			negative = true
 		case *dns.NS:
 			if owner != apex { // a delegation's
 				add(owner)
@@ -91,7 +98,13 @@ func replyDependencies(reply *dns.Msg, qname, apex string, z *file.Zone) (fleeti
 			add(rr.Header().Name)
 		}
 	}
-	return fleeting, deps
+	switch {
+	case fleeting || negative && (len(reply.Ns) != 1 || !holds(z, qname)):
+		return fleetingReply, deps
+	case negative:
+		return negativeReply, deps
+	}
+	return lastingReply, deps
 }
 
 // holds reports whether name owns records in z's tree (file keeps the
@@ -136,13 +149,13 @@ func redirects(rr dns.RR, name, zone string) bool {
 	return strings.HasPrefix(name, "*.")
 }
 
-// answersAfter returns the answer cache of the generation gen that run
-// makes of sz: sz's own, without the replies run can change, or a new one
+// answersAfter returns the answer cache of the generation gen, with SOA
+// soa, that run makes of sz: sz's own, without the replies run can change, or a new one
 // when run can change any of them. It runs before gen is published.
-func (zm *zoneMaintainer) answersAfter(sz *servedZone, gen uint64, run []store.Change, records int) *answerCache {
+func (zm *zoneMaintainer) answersAfter(sz *servedZone, gen uint64, soa *dns.SOA, run []store.Change, records int) *answerCache {
 	if sz.answers != nil {
 		if names, all := changedNames(run[0].Zone, run); !all {
-			sz.answers.forget(gen, names)
+			sz.answers.forget(gen, names, soa)
 			return sz.answers
 		}
 	}

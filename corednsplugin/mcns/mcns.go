@@ -113,7 +113,7 @@ func (m *MCNS) lookup(ctx context.Context, state request.Request, snap *snapshot
 		b, read := sz.answer(ctx, state, zone, snap)
 		if read {
 			if b.msg != nil && b.cacheable {
-				sz.answers.put(key, b.msg, sz.gen, b.fleeting, b.deps)
+				sz.answers.put(key, b.msg, sz.gen, b.lifetime, b.deps)
 			}
 			return b.msg, true
 		}

@@ -83,7 +83,7 @@ func (sz *servedZone) answer(ctx context.Context, state request.Request, zone st
 	}
 	b.msg, b.cacheable = answer(ctx, state, sz.data.z, zone, snap)
 	if b.msg != nil && b.cacheable && sz.answers != nil {
-		b.fleeting, b.deps = replyDependencies(b.msg, state.Name(), zone, sz.data.z)
+		b.lifetime, b.deps = replyDependencies(b.msg, state.Name(), zone, sz.data.z)
 	}
 	return b, true
 }

@@ -174,7 +174,7 @@ func (zm *zoneMaintainer) applyLocked(cur *snapshot, sz *servedZone, run []store
 		version: run[len(run)-1].After,
 		records: records,
 	}
-	next.answers = zm.answersAfter(sz, gen, run, records)
+	next.answers = zm.answersAfter(sz, gen, soa, run, records)
 	zm.standby[zone] = &standby{copy: sz.data, lag: slices.Clone(run), of: next}
 	zm.install(cur, map[string]*servedZone{zone: next})
 	applied.Add(float64(len(run)))
