@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,19 @@ func tokensCmd(args []string) error {
 // writeStats are the outcome of a sustained write run.
 type writeStats struct {
 	ok, failed, unseen atomic.Int64
+	mu                 sync.Mutex
+	latencies          []time.Duration // of the 2xx writes, request to response
+}
+
+// latency returns the q-quantile of the 2xx writes' latencies.
+func (st *writeStats) latency(q float64) time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.latencies) == 0 {
+		return 0
+	}
+	slices.Sort(st.latencies)
+	return st.latencies[min(len(st.latencies)-1, int(q*float64(len(st.latencies))))]
 }
 
 // writesCmd posts A records to zone at -rate writes/s from -clients
@@ -56,15 +70,32 @@ func writesCmd(args []string) error {
 	tick := time.NewTicker(time.Second / time.Duration(*rate))
 	defer tick.Stop()
 	jobs := make(chan int64)
+	// The DNS check of each write is sent by a checker as soon as the 2xx
+	// arrives, so an API client goes on to its next write at once: under
+	// a query load that saturates the server a DNS round trip waits
+	// behind the load's queue, which would otherwise set the write rate.
+	checks := make(chan writtenA, 4*(*rate))
+	var checkers sync.WaitGroup
+	for range checkersPerClient * (*clients) {
+		checkers.Add(1)
+		go func() {
+			defer checkers.Done()
+			dc := &dns.Client{Timeout: 2 * time.Second}
+			for w := range checks {
+				w.check(dc, *dnsAddr, &st)
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for c := 0; c < *clients; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			hc := &http.Client{Timeout: 10 * time.Second}
-			dc := &dns.Client{Timeout: 2 * time.Second}
 			for i := range jobs {
-				oneWrite(hc, dc, *apiURL, *token, *zone, *dnsAddr, i, &st)
+				if w, ok := oneWrite(hc, *apiURL, *token, *zone, i, &st); ok {
+					checks <- w
+				}
 			}
 		}()
 	}
@@ -80,46 +111,65 @@ loop:
 	}
 	close(jobs)
 	wg.Wait()
+	close(checks)
+	checkers.Wait()
 	// When writes take longer than clients/rate each, the ticker waits
 	// for a free client: the achieved rate is printed beside the target.
-	fmt.Printf("writes: %d ok, %d not 2xx, %d of the ok not seen by the first DNS query after the 2xx (%.1f/s achieved, %d/s target)\n",
-		st.ok.Load(), st.failed.Load(), st.unseen.Load(), float64(st.ok.Load()+st.failed.Load())/duration.Seconds(), *rate)
+	fmt.Printf("writes: %d ok, %d not 2xx, %d of the ok not seen by the first DNS query after the 2xx (%.1f/s achieved, %d/s target; latency p50 %.1f ms, p99 %.1f ms)\n",
+		st.ok.Load(), st.failed.Load(), st.unseen.Load(), float64(st.ok.Load()+st.failed.Load())/duration.Seconds(), *rate,
+		st.latency(0.5).Seconds()*1000, st.latency(0.99).Seconds()*1000)
 	if st.failed.Load() != 0 || st.unseen.Load() != 0 {
 		return fmt.Errorf("writes: %d failed, %d not seen at once", st.failed.Load(), st.unseen.Load())
 	}
 	return nil
 }
 
-// oneWrite posts w-I A 10.x.y.z and checks the first query after the 2xx.
-func oneWrite(hc *http.Client, dc *dns.Client, apiURL, token, zone, dnsAddr string, i int64, st *writeStats) {
+// checkersPerClient is how many DNS checks per API client may be in flight.
+const checkersPerClient = 4
+
+// writtenA is a record a write's 2xx acknowledged.
+type writtenA struct{ fqdn, value string }
+
+// check asks the DNS server for w once and counts it unseen unless the
+// answer holds it.
+func (w writtenA) check(dc *dns.Client, dnsAddr string, st *writeStats) {
+	r, _, err := dc.Exchange(new(dns.Msg).SetQuestion(w.fqdn, dns.TypeA), dnsAddr)
+	if err != nil || !hasA(r, w.value) {
+		st.unseen.Add(1)
+	}
+}
+
+// oneWrite posts w-I A 10.x.y.z and returns the record once answered 2xx.
+func oneWrite(hc *http.Client, apiURL, token, zone string, i int64, st *writeStats) (writtenA, bool) {
 	name := fmt.Sprintf("w-%d-%d", os.Getpid(), i)
 	value := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 	body, _ := json.Marshal(map[string]any{"name": name, "type": "A", "value": value, "ttl": 60})
 	req, err := http.NewRequest("POST", apiURL+"/v1/zones/"+zone+"/records", bytes.NewReader(body))
 	if err != nil {
 		st.failed.Add(1)
-		return
+		return writtenA{}, false
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchzone writes:", err)
 		st.failed.Add(1)
-		return
+		return writtenA{}, false
 	}
 	msg, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		fmt.Fprintf(os.Stderr, "benchzone writes: %s: %d %s\n", name, resp.StatusCode, msg)
 		st.failed.Add(1)
-		return
+		return writtenA{}, false
 	}
 	st.ok.Add(1)
-	r, _, err := dc.Exchange(new(dns.Msg).SetQuestion(dns.Fqdn(name+"."+zone), dns.TypeA), dnsAddr)
-	if err != nil || !hasA(r, value) {
-		st.unseen.Add(1)
-	}
+	st.mu.Lock()
+	st.latencies = append(st.latencies, time.Since(start))
+	st.mu.Unlock()
+	return writtenA{fqdn: dns.Fqdn(name + "." + zone), value: value}, true
 }
 
 func hasA(m *dns.Msg, value string) bool {

@@ -158,6 +158,7 @@ func (zm *zoneMaintainer) answersAfter(sz *servedZone, gen uint64, soa *dns.SOA,
 			sz.answers.forget(gen, names, soa)
 			return sz.answers
 		}
+		answerFlushes.Inc()
 	}
 	return newAnswerCache(answerCacheSize(zm.answerCache, records))
 }

@@ -108,7 +108,11 @@ func (m *MCNS) lookup(ctx context.Context, state request.Request, snap *snapshot
 	for {
 		sz := snap.zones[zone]
 		if tmpl := sz.answers.get(key); tmpl != nil {
+			answerHits.Inc()
 			return tmpl, true
+		}
+		if sz.answers != nil {
+			answerMisses.Inc()
 		}
 		b, read := sz.answer(ctx, state, zone, snap)
 		if read {

@@ -33,6 +33,24 @@ var (
 		Name:      "changes_applied_total",
 		Help:      "Writes made through mcns applied to the served zones as differences, without reloading the zone.",
 	})
+	answerHits = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "answer_cache_hits_total",
+		Help:      "Queries answered from a zone's answer cache.",
+	})
+	answerMisses = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "answer_cache_misses_total",
+		Help:      "Queries for a zone with an answer cache whose reply was built from the zone's data.",
+	})
+	answerFlushes = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "answer_cache_flushes_total",
+		Help:      "Writes that started a zone's answer cache afresh (apex NS, delegation, DNAME or wildcard changes, or many names at once).",
+	})
 	rebuildSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

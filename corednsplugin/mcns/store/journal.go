@@ -60,9 +60,10 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
-		rrLines(t.diff.removedRRs()), rrLines(t.diff.addedRRs()), after.Changes, t.now.Unix())
+	_, err = t.exec(`INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce((SELECT seq FROM mcns_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1), 0) + 1)`,
+		t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
+		rrLines(t.diff.removedRRs()), rrLines(t.diff.addedRRs()), after.Changes, t.now.Unix(), t.zone)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
@@ -73,13 +74,13 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 }
 
 // trimJournal keeps the zone's newest journalEntries entries and drops
-// those older than journalAge. Both steps read the zone's entries through
-// the (zone, id) index alone: the entry journalEntries back from the
-// newest, and the age of the oldest, so a write does not read every entry
+// those older than journalAge. Both steps find what to drop through an
+// index: the entries numbered (seq) more than journalEntries below the
+// newest, and the age of the oldest, so a write does not read the entries
 // the zone keeps (entries are written in time order; one written under a
 // clock set back goes when the older ones before it have).
 func (t *Tx) trimJournal(s *Store) error {
-	_, err := t.exec(`DELETE FROM mcns_journal WHERE zone = ? AND id <= (SELECT id FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+	_, err := t.exec(`DELETE FROM mcns_journal WHERE zone = ? AND seq <= (SELECT seq FROM mcns_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1) - ?`,
 		t.zone, t.zone, s.journalEntries)
 	if err != nil || s.journalAge <= 0 {
 		return err
