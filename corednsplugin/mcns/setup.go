@@ -129,7 +129,6 @@ func (c config) updateAllowed(zone, key string) bool { return c.updates[zone][ke
 //	}
 func parse(c *caddy.Controller) (config, error) {
 	cfg := config{refresh: defaultRefresh}
-	journalSeen, recursionSeen := false, false
 	i := 0
 	for c.Next() {
 		if i > 0 {
@@ -141,70 +140,19 @@ func parse(c *caddy.Controller) (config, error) {
 			return cfg, c.ArgErr()
 		}
 		cfg.dbPath = args[0]
+		seen := map[string]bool{}
 		for c.NextBlock() {
-			switch c.Val() {
-			case "seed":
-				files := c.RemainingArgs()
-				if len(files) == 0 {
-					return cfg, c.ArgErr()
-				}
-				cfg.seeds = append(cfg.seeds, files...)
-			case "refresh":
-				if err := parseRefresh(c, &cfg); err != nil {
-					return cfg, err
-				}
-			case "api":
-				if cfg.api != nil {
-					return cfg, c.Err("only one api block is allowed")
-				}
-				a, err := api.Parse(c)
-				if err != nil {
-					return cfg, err
-				}
-				cfg.api = a
-			case "update":
-				if err := parseUpdate(c, &cfg); err != nil {
-					return cfg, err
-				}
-			case "max_update_records":
-				n, err := parseMaxUpdateRecords(c)
-				if err != nil {
-					return cfg, err
-				}
-				cfg.maxUpdateRecords = n
-			case "journal":
-				if journalSeen {
-					return cfg, c.Err("journal given twice")
-				}
-				journalSeen = true
-				if err := parseJournal(c, &cfg); err != nil {
-					return cfg, err
-				}
-			case "recursion_allow":
-				if recursionSeen {
-					return cfg, c.Err("recursion_allow given twice")
-				}
-				recursionSeen = true
-				nets, err := netlist.Parse(c.RemainingArgs())
-				if err != nil {
-					return cfg, c.Errf("recursion_allow: %v", err)
-				}
-				cfg.recursion = nets
-			case "answer_cache":
-				if err := parseAnswerCache(c, &cfg); err != nil {
-					return cfg, err
-				}
-			case "allow_zones":
-				if cfg.allowZones != nil {
-					return cfg, c.Err("allow_zones given twice")
-				}
-				zones, err := parseAllowZones(c.RemainingArgs())
-				if err != nil {
-					return cfg, c.Err(err.Error())
-				}
-				cfg.allowZones = zones
-			default:
-				return cfg, c.Errf("unknown property %q", c.Val())
+			name := c.Val()
+			property, ok := properties[name]
+			if !ok {
+				return cfg, c.Errf("unknown property %q", name)
+			}
+			if property.once && seen[name] {
+				return cfg, c.Errf("%s given twice", name)
+			}
+			seen[name] = true
+			if err := property.parse(c, &cfg); err != nil {
+				return cfg, err
 			}
 		}
 	}
@@ -212,6 +160,66 @@ func parse(c *caddy.Controller) (config, error) {
 		cfg.api.AllowZones = cfg.allowZones
 	}
 	return cfg, nil
+}
+
+// property is one line (or block) of the mcns block: its parser, reading
+// the arguments after the property's name, and whether it may be given
+// only once (the others add up, or the last one counts).
+type property struct {
+	parse func(*caddy.Controller, *config) error
+	once  bool
+}
+
+var properties = map[string]property{
+	"seed":               {parse: parseSeed},
+	"refresh":            {parse: parseRefresh},
+	"api":                {parse: parseAPI, once: true},
+	"update":             {parse: parseUpdate},
+	"max_update_records": {parse: parseMaxUpdateRecords},
+	"journal":            {parse: parseJournal, once: true},
+	"recursion_allow":    {parse: parseRecursionAllow, once: true},
+	"answer_cache":       {parse: parseAnswerCache},
+	"allow_zones":        {parse: parseAllowZonesLine, once: true},
+}
+
+// parseSeed reads seed FILE...
+func parseSeed(c *caddy.Controller, cfg *config) error {
+	files := c.RemainingArgs()
+	if len(files) == 0 {
+		return c.ArgErr()
+	}
+	cfg.seeds = append(cfg.seeds, files...)
+	return nil
+}
+
+// parseAPI reads the api block (api.Parse).
+func parseAPI(c *caddy.Controller, cfg *config) error {
+	a, err := api.Parse(c)
+	if err != nil {
+		return err
+	}
+	cfg.api = a
+	return nil
+}
+
+// parseRecursionAllow reads recursion_allow NET...
+func parseRecursionAllow(c *caddy.Controller, cfg *config) error {
+	nets, err := netlist.Parse(c.RemainingArgs())
+	if err != nil {
+		return c.Errf("recursion_allow: %v", err)
+	}
+	cfg.recursion = nets
+	return nil
+}
+
+// parseAllowZonesLine reads allow_zones SUFFIX...
+func parseAllowZonesLine(c *caddy.Controller, cfg *config) error {
+	zones, err := parseAllowZones(c.RemainingArgs())
+	if err != nil {
+		return c.Err(err.Error())
+	}
+	cfg.allowZones = zones
+	return nil
 }
 
 // parseRefresh reads refresh DURATION.

@@ -23,14 +23,15 @@ func (c config) updateRecordLimit() int {
 }
 
 // parseMaxUpdateRecords reads "max_update_records COUNT".
-func parseMaxUpdateRecords(c *caddy.Controller) (int, error) {
+func parseMaxUpdateRecords(c *caddy.Controller, cfg *config) error {
 	args := c.RemainingArgs()
 	if len(args) != 1 {
-		return 0, c.ArgErr()
+		return c.ArgErr()
 	}
 	n, err := strconv.Atoi(args[0])
 	if err != nil || n <= 0 {
-		return 0, c.Errf("max_update_records %q: must be a positive integer", args[0])
+		return c.Errf("max_update_records %q: must be a positive integer", args[0])
 	}
-	return n, nil
+	cfg.maxUpdateRecords = n
+	return nil
 }
