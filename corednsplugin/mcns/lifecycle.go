@@ -30,6 +30,7 @@ func (m *MCNS) start() error {
 	// Writes before the first load (seeding, raised serials) are ignored
 	// by commit; the load reads them.
 	st.OnCommits(m.commit)
+	st.ObserveGroups(observeGroup)
 	st.SetAllowedZones(m.config.allowZones)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -179,4 +180,10 @@ func zoneList(zones []string) string {
 		return strings.Join(zones, ", ")
 	}
 	return fmt.Sprintf("%s and %d more zones", strings.Join(zones[:maxLoggedZones], ", "), len(zones)-maxLoggedZones)
+}
+
+// observeGroup records a group commit's phases (store.ObserveGroups).
+func observeGroup(_ int, statements, commit time.Duration) {
+	writePhaseSeconds.WithLabelValues("statements").Observe(statements.Seconds())
+	writePhaseSeconds.WithLabelValues("commit").Observe(commit.Seconds())
 }

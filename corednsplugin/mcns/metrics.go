@@ -51,6 +51,13 @@ var (
 		Name:      "answer_cache_flushes_total",
 		Help:      "Writes that started a zone's answer cache afresh (apex NS, delegation, DNAME or wildcard changes, or many names at once).",
 	})
+	writePhaseSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "write_phase_duration_seconds",
+		Help:      "Time of each phase of a write: statements (one group commit's SQL, begin to last savepoint), commit (SQLite's WAL write and fsync, once per group) and apply (serving the committed changes).",
+		Buckets:   prometheus.ExponentialBuckets(0.00005, 4, 9), // 50µs .. ~3.3s
+	}, []string{"phase"})
 	rebuildSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -84,8 +84,10 @@ func (zm *zoneMaintainer) nextGen() uint64 {
 // deleted or reset, or another program's edit slipped in before the write)
 // reloads that one zone from the database.
 func (zm *zoneMaintainer) commit(cs []store.Change) {
+	start := time.Now()
 	zm.mu.Lock()
 	defer zm.mu.Unlock()
+	defer func() { writePhaseSeconds.WithLabelValues("apply").Observe(time.Since(start).Seconds()) }()
 	if zm.st == nil {
 		return // before the first load, which reads everything anyway
 	}

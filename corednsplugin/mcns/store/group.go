@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Group commit. A commit is an fsync, by far the largest cost of a small
@@ -108,6 +109,7 @@ func (s *Store) commitGroup(group []*write) {
 	}
 	// The transaction is not bound to any writer's context: one
 	// cancelled writer must not roll back the others.
+	start := time.Now()
 	sqlTx, err := s.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("begin: %w", err))
@@ -131,9 +133,13 @@ func (s *Store) commitGroup(group []*write) {
 		}
 	}
 	s.commits.Add(1)
+	statements := time.Since(start)
 	if err := sqlTx.Commit(); err != nil {
 		fail(fmt.Errorf("commit: %w", err))
 		return
+	}
+	if s.observeGroup != nil {
+		s.observeGroup(len(group), statements, time.Since(start)-statements)
 	}
 	var changes []Change
 	for _, w := range group {
@@ -176,4 +182,12 @@ func (s *Store) runPart(ctx context.Context, sqlTx *sql.Tx, w *write) error {
 		return errors.Join(w.err, err)
 	}
 	return nil
+}
+
+// ObserveGroups has f told of every group commit: how many writes it
+// held, the time its statements took (begin to the last savepoint) and
+// the time of the commit itself, SQLite's WAL write and fsync. Set it
+// before the first write.
+func (s *Store) ObserveGroups(f func(writes int, statements, commit time.Duration)) {
+	s.observeGroup = f
 }

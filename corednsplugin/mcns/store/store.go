@@ -96,6 +96,8 @@ type Store struct {
 	// commits counts the transactions group commits issued, for tests
 	// and benchmarks of how many writes share one.
 	commits atomic.Int64
+	// observeGroup is told of each group commit's timing (ObserveGroups).
+	observeGroup func(writes int, statements, commit time.Duration)
 
 	// pollConn is a dedicated connection for PRAGMA data_version, whose
 	// value is only meaningful when asked on the same connection each time.
