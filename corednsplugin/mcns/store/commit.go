@@ -61,7 +61,7 @@ func (t *Tx) change(oldSOA *dns.SOA, before ZoneVersion) (*Change, error) {
 	if !t.changed && !t.deleted && !t.created {
 		return nil, nil
 	}
-	after, err := zoneVersion(t.ctx, t, t.zoneID)
+	after, err := t.versionAfter()
 	if err != nil {
 		return nil, err
 	}
@@ -81,4 +81,18 @@ func (t *Tx) change(oldSOA *dns.SOA, before ZoneVersion) (*Change, error) {
 		c.Removed, c.Added = t.diff.removedRRs(), t.diff.addedRRs()
 	}
 	return c, nil
+}
+
+// versionAfter is the zone's version once the transaction wrote every
+// row: the journal entry and the Change read it after the last write, so
+// it is read once.
+func (t *Tx) versionAfter() (ZoneVersion, error) {
+	if t.after == nil {
+		v, err := zoneVersion(t.ctx, t, t.zoneID)
+		if err != nil {
+			return v, err
+		}
+		t.after = &v
+	}
+	return *t.after, nil
 }

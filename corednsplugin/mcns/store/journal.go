@@ -56,7 +56,7 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 		// told apart by serial: break the chain.
 		return t.clearJournal()
 	}
-	after, err := zoneVersion(t.ctx, t, t.zoneID)
+	after, err := t.versionAfter()
 	if err != nil {
 		return err
 	}

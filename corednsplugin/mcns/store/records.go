@@ -179,9 +179,16 @@ func (s *Store) Record(ctx context.Context, zone string, id int64) (Record, erro
 	return r, err
 }
 
-// AddRecord validates and inserts a record, bumping the zone's serial.
+// record reads back row id, written in this transaction, as the API
+// shows it.
+func (t *Tx) record(id int64) (Record, error) {
+	return scanRecord(t.queryRow("SELECT id, name, type, content, ttl, prio FROM records WHERE id = ?", id), t.zone)
+}
+
+// AddRecord validates and inserts a record, bumping the zone's serial. It
+// returns the record as stored.
 func (s *Store) AddRecord(ctx context.Context, zone string, r RecordSpec) (Record, error) {
-	var id int64
+	var rec Record
 	err := s.Update(ctx, zone, func(t *Tx) error {
 		if err := t.requireZone(); err != nil {
 			return err
@@ -193,18 +200,24 @@ func (s *Store) AddRecord(ctx context.Context, zone string, r RecordSpec) (Recor
 		if rr.Header().Rrtype == dns.TypeSOA {
 			return fmt.Errorf("%w: the SOA record is changed through the zone", ErrInvalid)
 		}
-		id, err = t.Add(rr)
+		id, err := t.Add(rr)
+		if err != nil {
+			return err
+		}
+		rec, err = t.record(id)
 		return err
 	})
 	if err != nil {
 		return Record{}, err
 	}
-	return s.Record(ctx, zone, id)
+	return rec, nil
 }
 
 // UpdateRecord replaces a record, keeping its id, bumping the zone's serial.
-// The new record is checked against the zone without the old one.
+// The new record is checked against the zone without the old one. It
+// returns the record as stored.
 func (s *Store) UpdateRecord(ctx context.Context, zone string, id int64, r RecordSpec) (Record, error) {
+	var rec Record
 	err := s.Update(ctx, zone, func(t *Tx) error {
 		if err := t.requireZone(); err != nil {
 			return err
@@ -219,13 +232,16 @@ func (s *Store) UpdateRecord(ctx context.Context, zone string, id int64, r Recor
 		if _, err := t.Delete(id); err != nil {
 			return err
 		}
-		_, err = t.add(rr, id)
+		if _, err = t.add(rr, id); err != nil {
+			return err
+		}
+		rec, err = t.record(id)
 		return err
 	})
 	if err != nil {
 		return Record{}, err
 	}
-	return s.Record(ctx, zone, id)
+	return rec, nil
 }
 
 // DeleteRecord removes a record, bumping the zone's serial.

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -151,13 +152,23 @@ func (t *Tx) check(rr dns.RR) error {
 	if err := checkRdata(rr); err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrInvalid, owner, dns.TypeToString[h.Rrtype], err)
 	}
-	if t.packBuf == nil {
-		t.packBuf = make([]byte, dns.MaxMsgSize)
-	}
-	if _, err := dns.PackRR(rr, t.packBuf, 0, nil, false); err != nil {
+	if err := packs(rr); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInvalid, owner, err)
 	}
 	return nil
+}
+
+// packBuffers hold one largest message each, for packs: a buffer per
+// write would cost a 64 KiB allocation and its clearing every time.
+var packBuffers = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize); return &b }}
+
+// packs reports whether rr packs into wire format (within a message's
+// size), which some RDATA that parses does not.
+func packs(rr dns.RR) error {
+	b := packBuffers.Get().(*[]byte)
+	defer packBuffers.Put(b)
+	_, err := dns.PackRR(rr, *b, 0, nil, false)
+	return err
 }
 
 // checkApex keeps the zone servable: it must keep an apex NS record.

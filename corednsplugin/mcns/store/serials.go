@@ -33,6 +33,9 @@ func (t *Tx) SOA() (*dns.SOA, error) {
 	if err := t.requireZone(); err != nil {
 		return nil, err
 	}
+	if t.soa != nil {
+		return dns.Copy(t.soa).(*dns.SOA), nil
+	}
 	var (
 		id      int64
 		name    string
@@ -51,8 +54,8 @@ func (t *Tx) SOA() (*dns.SOA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: stored SOA: %w", t.zone, err)
 	}
-	t.soaRowID = id
-	return rr.(*dns.SOA), nil
+	t.soaRowID, t.soa = id, rr.(*dns.SOA)
+	return dns.Copy(t.soa).(*dns.SOA), nil
 }
 
 // SetSOA replaces the zone's SOA with soa, whose serial must be greater
@@ -91,7 +94,7 @@ func (t *Tx) setSOA(soa *dns.SOA) error {
 	if _, err := t.exec("UPDATE records SET content = ?, ttl = ? WHERE id = ?", content, soa.Hdr.Ttl, t.soaRowID); err != nil {
 		return err
 	}
-	t.changed = true
+	t.changed, t.soa, t.after = true, dns.Copy(soa).(*dns.SOA), nil
 	return nil
 }
 

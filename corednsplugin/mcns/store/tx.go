@@ -30,6 +30,12 @@ type Tx struct {
 	resetJournal bool
 	now          time.Time
 	soaRowID     int64
+	// soa is the zone's SOA as last read or written here, nil until
+	// then: a write reads it several times (before, bumped, journaled).
+	soa *dns.SOA
+	// after is the zone's version once every row is written, read once
+	// for the journal entry and the Change.
+	after *ZoneVersion
 
 	// diff is the transaction's net change for the journal: a row added
 	// and then deleted here, or a record removed and then added back
@@ -41,7 +47,6 @@ type Tx struct {
 	// query per record.
 	index   map[string][]row
 	insStmt *sql.Stmt
-	packBuf []byte
 }
 
 // Update runs fn on zone in an IMMEDIATE transaction and commits it only
@@ -225,7 +230,7 @@ func (t *Tx) createZone() error {
 		return err
 	}
 	t.zoneID, err = res.LastInsertId()
-	t.created, t.changed = true, true
+	t.created, t.changed, t.soa, t.after = true, true, nil, nil
 	t.index = map[string][]row{}
 	return err
 }
@@ -255,7 +260,7 @@ func (t *Tx) deleteZone() error {
 	if _, err := t.exec("DELETE FROM domains WHERE id = ?", t.zoneID); err != nil {
 		return err
 	}
-	t.deleted, t.changed = true, true
+	t.deleted, t.changed, t.soa, t.after = true, true, nil, nil
 	return nil
 }
 
@@ -349,8 +354,10 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 	if t.index != nil {
 		t.index[owner] = append(t.index[owner], row{id: id, rr: rr})
 	}
-	t.changed = true
-	if h.Rrtype != dns.TypeSOA && !t.created {
+	t.changed, t.after = true, nil
+	if h.Rrtype == dns.TypeSOA {
+		t.soa = nil
+	} else if !t.created {
 		t.diff.add(id, rr)
 	}
 	return id, nil
@@ -383,7 +390,7 @@ func (t *Tx) Delete(id int64) (dns.RR, error) {
 	if _, err := t.exec("DELETE FROM records WHERE id = ?", id); err != nil {
 		return nil, err
 	}
-	t.changed = true
+	t.changed, t.after = true, nil
 	if rr != nil && !t.created {
 		t.diff.remove(id, rr)
 	}
