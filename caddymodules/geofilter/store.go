@@ -146,6 +146,12 @@ func acquireStore(s Store, blocks *blockList) (*redisStore, string, error) {
 		opts.MaxRetries = -1   // one attempt: a retry would double the wait
 		opts.DialerRetries = 1 // likewise for connecting
 		opts.ContextTimeoutEnabled = false
+		if opts.Protocol == 0 {
+			// RESP2 unless the URL asks for RESP3: the store uses no push
+			// notifications, and under RESP3 the client peeks for one
+			// before reading each reply of a pipeline.
+			opts.Protocol = 2
+		}
 		client := redis.NewClient(opts)
 		rs := &redisStore{
 			client:  client,
@@ -207,29 +213,30 @@ func (rs *redisStore) setUp(up bool, err error) {
 type storeLimit struct {
 	rs      *redisStore
 	counter string // key prefix of the counters
-	strikes string // key prefix of the strike counters
-	// The script's arguments: requests, window (µs), strikes tolerated
-	// before a ban (-1: no ban), ban duration (µs). Built once.
+	strikes string // key prefix of the strike counters; "" without a ban
+	// The script's arguments: requests and window (µs), and with a ban
+	// the strikes tolerated before it and its duration (µs). Built once.
 	args  []any
 	local *limiter
 }
 
 func newStoreLimit(rs *redisStore, rl RateLimit, b *Ban, local *limiter) *storeLimit {
 	id := fmt.Sprintf("%d/%d/%s:", rl.Requests, int64(rl.Window), rl.Zone)
-	banLimit, banWindow := "-1", "0"
-	if b != nil {
-		banLimit = strconv.Itoa(b.Strikes - 1)
-		banWindow = strconv.FormatInt(max(time.Duration(b.Duration).Microseconds(), 1), 10)
-	}
-	return &storeLimit{
+	sl := &storeLimit{
 		rs:      rs,
 		counter: rs.prefix + "rl:" + id,
-		strikes: rs.prefix + "st:" + id,
 		args: []any{strconv.Itoa(rl.Requests),
-			strconv.FormatInt(max(time.Duration(rl.Window).Microseconds(), 1), 10),
-			banLimit, banWindow},
+			strconv.FormatInt(max(time.Duration(rl.Window).Microseconds(), 1), 10)},
 		local: local,
 	}
+	// Without a ban the script is given neither the strike and ban keys
+	// nor their arguments: each one more is parsed and copied per call.
+	if b != nil {
+		sl.strikes = rs.prefix + "st:" + id
+		sl.args = append(sl.args, strconv.Itoa(b.Strikes-1),
+			strconv.FormatInt(max(time.Duration(b.Duration).Microseconds(), 1), 10))
+	}
+	return sl
 }
 
 func (rs *redisStore) banKey(p netip.Prefix) string { return rs.prefix + "ban:" + p.String() }

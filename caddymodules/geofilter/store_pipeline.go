@@ -58,8 +58,9 @@ const (
 // storeCall is one request's script call, recycled through callPool
 // with its buffers, its timer and its answer channel.
 type storeCall struct {
-	buf  []byte    // the three keys, back to back
+	buf  []byte    // the keys, back to back
 	keys [3]string // views of buf, passed by pointer (no copies)
+	nkey int       // how many of keys the script is given
 	args []any     // the command: EVALSHA (or EVAL) and its arguments
 	cmd  *redis.IntSliceCmd
 	res  [4]int64
@@ -90,29 +91,45 @@ func putCall(c *storeCall) {
 	callPool.Put(c)
 }
 
-// setKeys points c's keys at the counter, strike counter and ban of p's
-// client, cut from c's own buffer.
+// setKeys points c's keys at the counter of p's client and, when the
+// limit has a ban, at its strike counter and ban, cut from c's own
+// buffer.
 func (c *storeCall) setKeys(sl *storeLimit, prefix string, p netip.Prefix) {
 	b := append(c.buf[:0], sl.counter...)
 	b = p.AppendTo(b)
-	i := len(b)
-	b = append(b, sl.strikes...)
-	b = p.AppendTo(b)
-	j := len(b)
-	b = append(b, prefix...)
-	b = append(b, "ban:"...)
-	b = p.AppendTo(b)
+	ends := [3]int{len(b)}
+	c.nkey = 1
+	if sl.strikes != "" {
+		b = append(b, sl.strikes...)
+		b = p.AppendTo(b)
+		ends[1] = len(b)
+		b = append(b, prefix...)
+		b = append(b, "ban:"...)
+		b = p.AppendTo(b)
+		ends[2] = len(b)
+		c.nkey = 3
+	}
 	c.buf = b
 	// The buffer is neither changed nor reused until the call is answered
 	// and recycled, and the keys are only read (written to the
 	// connection) before then, so they can share its memory.
 	s := unsafe.String(unsafe.SliceData(b), len(b))
-	c.keys = [3]string{s[:i], s[i:j], s[j:]}
+	start := 0
+	for i := range c.nkey {
+		c.keys[i] = s[start:ends[i]]
+		start = ends[i]
+	}
 }
+
+// Key counts as EVALSHA takes them, boxed once.
+var nkeyArgs = [4]any{"0", "1", "2", "3"}
 
 // setCommand makes c the EVALSHA of the script on its keys with args.
 func (c *storeCall) setCommand(args []any) {
-	c.args = append(c.args[:0], "evalsha", storeScriptSHA, "3", &c.keys[0], &c.keys[1], &c.keys[2])
+	c.args = append(c.args[:0], "evalsha", storeScriptSHA, nkeyArgs[c.nkey])
+	for i := range c.nkey {
+		c.args = append(c.args, &c.keys[i])
+	}
 	c.args = append(c.args, args...)
 }
 
