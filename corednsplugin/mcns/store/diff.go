@@ -56,6 +56,17 @@ func (d *diff) remove(id int64, rr dns.RR) {
 	d.removed = append(d.removed, rr)
 }
 
+// removes reports whether the net change removes a record of type typ
+// at owner (canonical).
+func (d *diff) removes(owner string, typ uint16) bool {
+	for _, rr := range d.removed {
+		if rr != nil && rr.Header().Rrtype == typ && canonical(rr.Header().Name) == owner {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *diff) addedRRs() []dns.RR {
 	var out []dns.RR
 	for _, a := range d.added {
