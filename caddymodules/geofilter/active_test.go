@@ -13,6 +13,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/metacircular/edge/internal/geoiptest"
 )
 
 // advanceClock moves the clock of bans, runtime blocks and rate limits
@@ -458,6 +461,50 @@ func TestActiveCaddyfile(t *testing.T) {
 		out, ok := adapt(t, ":8080 {\n\tgeofilter {\n\t\t"+c.block+"\n\t}\n}")
 		if ok || !strings.Contains(out, c.want) {
 			t.Errorf("%q: got %s, want an error with %q", c.block, out, c.want)
+		}
+	}
+}
+
+// TestGeoPlaceholdersOneDatabase: a database holding both countries and
+// ASNs (as ip-location-db's combined files do) fills all three
+// placeholders from one lookup, the same as two databases would.
+func TestGeoPlaceholdersOneDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "asn-country.mmdb")
+	both := func(cc string, asn uint32) mmdbtype.Map {
+		m := geoiptest.Country(cc)
+		for k, v := range asnRecord(asn) {
+			m[k] = v
+		}
+		return m
+	}
+	writeDB(t, path, "GeoLite2-Country", map[string]mmdbtype.Map{
+		"1.0.0.0/8":       both("CN", 64496),
+		"2.0.0.0/8":       both("US", 64497),
+		"3.0.0.0/8":       geoiptest.Country("DE"),
+		"2001:db8:1::/48": both("CN", 64496),
+	})
+	tc := newTester(t)
+	tc.InitServer(globalOptions+fmt.Sprintf(`
+:%d {
+	geofilter {
+		db %s
+		block_countries CN
+	}
+	respond "{http.vars.geo.country}|{http.vars.geo.asn}|{http.vars.geo.asn_org}"
+}
+`, httpPort, path), "caddyfile")
+	for ip, want := range map[string]struct {
+		status int
+		body   string
+	}{
+		ipUS:      {200, "US|64497|Example AS"},
+		"3.1.1.1": {200, "DE||"},
+		ipUnknown: {200, "||"},
+		ipCN:      {403, ""},
+	} {
+		r := fetch(t, tc, "/", ip)
+		if r.status != want.status || want.status == 200 && r.body != want.body {
+			t.Errorf("%s: %d %q, want %d %q", ip, r.status, r.body, want.status, want.body)
 		}
 	}
 }

@@ -133,23 +133,35 @@ func decode(res maxminddb.Result) (country, uint32, error) {
 	return c, asn, err
 }
 
+// lookup walks v's tree for ip once; found is false when v holds nothing
+// for ip, or cannot (an IPv4-only database asked for an IPv6 address).
+func (v *dbVersion) lookup(ip netip.Addr) (res maxminddb.Result, found bool, err error) {
+	if v.v4only {
+		if ip = ip.Unmap(); !ip.Is4() {
+			return res, false, nil
+		}
+	}
+	res = v.reader.Lookup(ip)
+	if err := res.Err(); err != nil {
+		return res, false, err
+	}
+	return res, res.Found(), nil
+}
+
 // country returns the country of ip, or noCountry if the database has none.
 func (v *dbVersion) country(ip netip.Addr) (country, error) {
 	if v.countries == nil {
 		return noCountry, nil
 	}
-	if v.v4only {
-		if ip = ip.Unmap(); !ip.Is4() {
-			return noCountry, nil
-		}
-	}
-	res := v.reader.Lookup(ip)
-	if err := res.Err(); err != nil {
+	res, found, err := v.lookup(ip)
+	if !found {
 		return noCountry, err
 	}
-	if !res.Found() {
-		return noCountry, nil
-	}
+	return v.countryAt(res)
+}
+
+// countryAt is the country of the record lookup found.
+func (v *dbVersion) countryAt(res maxminddb.Result) (country, error) {
 	off := res.Offset()
 	if c, ok := v.countries.get(off); ok {
 		return country(c), nil
@@ -167,17 +179,9 @@ func (v *dbVersion) asn(ip netip.Addr) (uint32, error) {
 	if v.asns == nil {
 		return 0, nil
 	}
-	if v.v4only {
-		if ip = ip.Unmap(); !ip.Is4() {
-			return 0, nil
-		}
-	}
-	res := v.reader.Lookup(ip)
-	if err := res.Err(); err != nil {
+	res, found, err := v.lookup(ip)
+	if !found {
 		return 0, err
-	}
-	if !res.Found() {
-		return 0, nil
 	}
 	off := res.Offset()
 	if a, ok := v.asns.get(off); ok {

@@ -1,10 +1,12 @@
 package geofilter
 
 import (
+	"errors"
 	"net/netip"
 	"strconv"
 	"sync/atomic"
 
+	"github.com/oschwald/maxminddb-golang/v2"
 	"go.uber.org/zap"
 )
 
@@ -51,15 +53,15 @@ func (v *dbVersion) asnInfo(ip netip.Addr) (*asnInfo, error) {
 	if v.asnInfos == nil {
 		return nil, nil
 	}
-	if v.v4only {
-		if ip = ip.Unmap(); !ip.Is4() {
-			return nil, nil
-		}
-	}
-	res := v.reader.Lookup(ip)
-	if err := res.Err(); err != nil || !res.Found() {
+	res, found, err := v.lookup(ip)
+	if !found {
 		return nil, err
 	}
+	return v.asnInfoAt(res)
+}
+
+// asnInfoAt is the AS of the record lookup found.
+func (v *dbVersion) asnInfoAt(res maxminddb.Result) (*asnInfo, error) {
 	off := res.Offset()
 	entry := &v.asnInfos[slot(off)]
 	if e := entry.Load(); e != nil && e.off == off {
@@ -80,6 +82,18 @@ func (v *dbVersion) asnInfo(ip netip.Addr) (*asnInfo, error) {
 	return e, nil
 }
 
+// located is the country and AS of ip from one walk of v's tree, for a
+// database that holds both.
+func (v *dbVersion) located(ip netip.Addr) (country, *asnInfo, error) {
+	res, found, err := v.lookup(ip)
+	if !found {
+		return noCountry, nil, err
+	}
+	c, cerr := v.countryAt(res)
+	a, aerr := v.asnInfoAt(res)
+	return c, a, errors.Join(cerr, aerr)
+}
+
 // asnInfo returns the AS of the first database that knows ip.
 func (p *policy) asnInfo(ip netip.Addr) *asnInfo {
 	for _, db := range p.asnDBs {
@@ -96,9 +110,22 @@ func (p *policy) asnInfo(ip netip.Addr) *asnInfo {
 }
 
 // locate looks ip up in every database, for the placeholders; judge then
-// reuses what it found.
+// reuses what it found. The usual setup, one database with countries and
+// ASNs, is walked once for both.
 func (p *policy) locate(ip netip.Addr, v *verdict) {
 	*v = verdict{country: noCountry, located: true}
+	if len(p.countryDBs) == 1 && len(p.asnDBs) == 1 && p.countryDBs[0] == p.asnDBs[0] {
+		db := p.countryDBs[0]
+		c, a, err := db.cur.Load().located(ip)
+		if err != nil {
+			p.logger.Warn("database lookup failed", zap.String("db", db.path), zap.Stringer("client", ip), zap.Error(err))
+		}
+		v.country = c
+		if a != nil && a.num != 0 {
+			v.as, v.asn = a, a.num
+		}
+		return
+	}
 	if len(p.countryDBs) > 0 {
 		v.country = p.country(ip)
 	}
