@@ -88,7 +88,7 @@ func (t *Tx) change(oldSOA *dns.SOA, before ZoneVersion) (*Change, error) {
 // it is read once.
 func (t *Tx) versionAfter() (ZoneVersion, error) {
 	if t.after == nil {
-		v, err := zoneVersion(t.ctx, t, t.zoneID)
+		v, err := zoneVersion(t.queryRow, t.zoneID)
 		if err != nil {
 			return v, err
 		}

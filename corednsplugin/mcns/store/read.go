@@ -43,7 +43,9 @@ func (s *Store) LoadZone(ctx context.Context, name string) (*ZoneData, error) {
 	if err != nil {
 		return nil, err
 	}
-	if zd.Version, err = zoneVersion(ctx, tx, zd.Version.ID); err != nil {
+	if zd.Version, err = zoneVersion(func(q string, args ...any) *sql.Row {
+		return tx.QueryRowContext(ctx, q, args...)
+	}, zd.Version.ID); err != nil {
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT name, type, content, ttl, prio FROM records

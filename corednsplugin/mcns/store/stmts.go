@@ -71,12 +71,6 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	return st.QueryContext(t.ctx, args...)
 }
 
-// QueryRowContext is queryRow for zoneVersion, which also reads outside
-// a Tx; ctx is t's.
-func (t *Tx) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
-	return t.queryRow(query, args...)
-}
-
 // queryRow runs query in t's transaction and returns its first row.
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
 	st, err := t.stmt(query)

@@ -154,7 +154,7 @@ func (s *Store) update(ctx context.Context, sqlTx *sql.Tx, zone string, fn func(
 		if oldSOA, err = t.SOA(); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
-		if before, err = zoneVersion(ctx, t, t.zoneID); err != nil {
+		if before, err = zoneVersion(t.queryRow, t.zoneID); err != nil {
 			return nil, err
 		}
 		// Another program changed the zone since the last journaled

@@ -53,12 +53,11 @@ func (s *Store) ZoneStates(ctx context.Context) (map[string]ZoneState, error) {
 	return out, rows.Err()
 }
 
-// zoneVersion reads the version of zone id inside q's transaction.
-func zoneVersion(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id int64) (ZoneVersion, error) {
+// zoneVersion reads the version of zone id with queryRow, which runs a
+// query inside the caller's transaction.
+func zoneVersion(queryRow func(query string, args ...any) *sql.Row, id int64) (ZoneVersion, error) {
 	v := ZoneVersion{ID: id}
-	err := q.QueryRowContext(ctx, "SELECT changes FROM mcns_zone_changes WHERE domain_id = ?", id).Scan(&v.Changes)
+	err := queryRow("SELECT changes FROM mcns_zone_changes WHERE domain_id = ?", id).Scan(&v.Changes)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return v, fmt.Errorf("zone version: %w", err)
 	}
