@@ -60,51 +60,66 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 	if err != nil {
 		return err
 	}
+	seq := t.journalSeq + 1
 	_, err = t.exec(`INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce((SELECT seq FROM mcns_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1), 0) + 1)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.zone, old.Serial, cur.Serial, old.String(), cur.String(),
-		rrLines(t.diff.removedRRs()), rrLines(t.diff.addedRRs()), after.Changes, t.now.Unix(), t.zone)
+		rrLines(t.diff.removedRRs()), rrLines(t.diff.addedRRs()), after.Changes, t.now.Unix(), seq)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	t.journalSeq = seq
 	if err := t.trimJournal(s); err != nil {
 		return fmt.Errorf("journal trim: %w", err)
 	}
 	return nil
 }
 
-// trimJournal keeps the zone's newest journalEntries entries and drops
-// those older than journalAge. Both steps find what to drop through an
-// index: the entries numbered (seq) more than journalEntries below the
-// newest, and the age of the oldest, so a write does not read the entries
-// the zone keeps (entries are written in time order; one written under a
-// clock set back goes when the older ones before it have).
+// trimJournal keeps at most journalEntries entries of the zone and drops
+// those older than journalAge. Deleting an entry dirties pages of the
+// table and of its index that no other part of a write touches, so when
+// the zone is over its count the oldest are dropped in a batch, a
+// sixteenth of the count, down to what keeps it under the count until the
+// next batch: a write then reads the oldest entry through the index and
+// deletes only every so often. Entries are written in time order (one
+// written under a clock set back goes when the older ones before it have).
 func (t *Tx) trimJournal(s *Store) error {
-	_, err := t.exec(`DELETE FROM mcns_journal WHERE zone = ? AND seq <= (SELECT seq FROM mcns_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1) - ?`,
-		t.zone, t.zone, s.journalEntries)
-	if err != nil || s.journalAge <= 0 {
-		return err
-	}
-	cutoff := t.now.Add(-s.journalAge).Unix()
-	var oldest int64
-	err = t.queryRow("SELECT created_at FROM mcns_journal WHERE zone = ? ORDER BY id LIMIT 1", t.zone).Scan(&oldest)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && oldest >= cutoff {
+	var oldestSeq, oldestAt int64
+	err := t.queryRow("SELECT seq, created_at FROM mcns_journal WHERE zone = ? ORDER BY seq LIMIT 1", t.zone).Scan(&oldestSeq, &oldestAt)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	_, err = t.exec("DELETE FROM mcns_journal WHERE zone = ? AND created_at < ?", t.zone, cutoff)
+	if t.journalSeq-oldestSeq+1 > int64(s.journalEntries) {
+		keep := int64(s.journalEntries - s.journalEntries/journalTrimBatch)
+		if _, err := t.exec("DELETE FROM mcns_journal WHERE zone = ? AND seq <= ?", t.zone, t.journalSeq-keep); err != nil {
+			return err
+		}
+	}
+	if s.journalAge <= 0 {
+		return nil
+	}
+	if cutoff := t.now.Add(-s.journalAge).Unix(); oldestAt < cutoff {
+		_, err = t.exec("DELETE FROM mcns_journal WHERE zone = ? AND created_at < ?", t.zone, cutoff)
+	}
 	return err
 }
+
+// journalTrimBatch: a zone over its journal count drops the oldest
+// count/journalTrimBatch entries at once (all over the count when that is
+// fewer than one).
+const journalTrimBatch = 16
 
 // journalBehind reports whether the zone's journal ends at another version
 // than before, the one this transaction starts from: another program
 // changed the zone after the last journaled change, which the journal
-// cannot describe. An empty journal has nothing to be behind.
+// cannot describe. An empty journal has nothing to be behind. It notes
+// the number of the zone's newest entry for the next one.
 func (t *Tx) journalBehind(before ZoneVersion) (bool, error) {
 	var last int64
-	err := t.queryRow("SELECT to_changes FROM mcns_journal WHERE zone = ? ORDER BY id DESC LIMIT 1", t.zone).Scan(&last)
+	err := t.queryRow("SELECT seq, to_changes FROM mcns_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1", t.zone).Scan(&t.journalSeq, &last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
@@ -118,6 +133,7 @@ func (t *Tx) clearJournal() error {
 	if _, err := t.exec("DELETE FROM mcns_journal WHERE zone = ?", t.zone); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	t.journalSeq = 0
 	return nil
 }
 
@@ -151,7 +167,7 @@ func (s *Store) Journal(ctx context.Context, zone string, from, to uint32, chang
 	}
 	// The chain is a run of consecutive entries of the zone.
 	rows, err := s.query(ctx, `SELECT old_soa, new_soa, removed, added FROM mcns_journal
-		WHERE zone = ? AND id BETWEEN ? AND ? ORDER BY id`, zone, links[0].id, links[len(links)-1].id)
+		WHERE zone = ? AND seq BETWEEN ? AND ? ORDER BY seq`, zone, links[0].seq, links[len(links)-1].seq)
 	if err != nil {
 		return nil, false, err
 	}
@@ -193,7 +209,7 @@ func (s *Store) Journal(ctx context.Context, zone string, from, to uint32, chang
 
 // link is one journal entry without its records.
 type link struct {
-	id        int64
+	seq       int64
 	from, to  uint32
 	toChanges int64
 }
@@ -204,7 +220,7 @@ func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32, 
 	if from == to {
 		return nil, true, nil
 	}
-	rows, err := s.query(ctx, "SELECT id, from_serial, to_serial, to_changes FROM mcns_journal WHERE zone = ? ORDER BY id", zone)
+	rows, err := s.query(ctx, "SELECT seq, from_serial, to_serial, to_changes FROM mcns_journal WHERE zone = ? ORDER BY seq", zone)
 	if err != nil {
 		return nil, false, err
 	}
@@ -212,7 +228,7 @@ func (s *Store) journalChain(ctx context.Context, zone string, from, to uint32, 
 	for rows.Next() {
 		var l link
 		var f, t int64
-		if err := rows.Scan(&l.id, &f, &t, &l.toChanges); err != nil {
+		if err := rows.Scan(&l.seq, &f, &t, &l.toChanges); err != nil {
 			rows.Close()
 			return nil, false, err
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,53 @@ func TestJournalTrimAndClear(t *testing.T) {
 	s.db.QueryRow("SELECT count(*) FROM mcns_journal").Scan(&n)
 	if n != 0 {
 		t.Errorf("%d journal rows with the journal off", n)
+	}
+}
+
+// TestJournalTrimsInBatches: a zone's journal never holds more entries
+// than its limit after a write, keeps at least the limit less one batch
+// once it has reached it, and a lowered limit holds from the next write.
+func TestJournalTrimsInBatches(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	const limit = 64
+	s.SetJournalLimits(limit, 0)
+	mustZone(t, s, "example.org")
+	count := func() int {
+		var n int
+		if err := s.db.QueryRow("SELECT count(*) FROM mcns_journal WHERE zone = 'example.org.'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	lowest := limit
+	for i := range 3 * limit {
+		if _, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: fmt.Sprintf("h%d", i), Type: "A", Value: "192.0.2.1", TTL: 60}); err != nil {
+			t.Fatal(err)
+		}
+		n := count()
+		if n > limit {
+			t.Fatalf("write %d: %d journal entries, limit %d", i, n, limit)
+		}
+		if i >= limit {
+			lowest = min(lowest, n)
+		}
+	}
+	if want := limit - limit/journalTrimBatch; lowest != want {
+		t.Errorf("fewest entries kept after the limit was reached: %d, want %d", lowest, want)
+	}
+	// What is kept still chains to the newest serial.
+	cur := serialOf(t, s, "example.org")
+	entries, ok, err := s.Journal(ctx, "example.org", cur-uint32(lowest), cur, changesOf(t, s, "example.org"))
+	if err != nil || !ok || len(entries) != lowest {
+		t.Errorf("journal of the last %d changes: %d entries, ok=%v, err=%v", lowest, len(entries), ok, err)
+	}
+
+	s.SetJournalLimits(5, 0)
+	if _, err := s.AddRecord(ctx, "example.org", RecordSpec{Name: "last", Type: "A", Value: "192.0.2.1", TTL: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 5 {
+		t.Errorf("%d entries after the limit was lowered to 5", n)
 	}
 }

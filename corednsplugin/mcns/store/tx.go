@@ -28,8 +28,11 @@ type Tx struct {
 	// resetJournal: the change cannot be expressed as an IXFR step (a
 	// serial raised over a restored database), so the journal ends here.
 	resetJournal bool
-	now          time.Time
-	soaRowID     int64
+	// journalSeq is the number of the zone's newest journal entry, 0
+	// for none (journal.go).
+	journalSeq int64
+	now        time.Time
+	soaRowID   int64
 	// soa is the zone's SOA as last read or written here, nil until
 	// then: a write reads it several times (before, bumped, journaled).
 	soa *dns.SOA
