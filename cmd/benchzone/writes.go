@@ -210,6 +210,8 @@ type apiConn struct {
 	conn net.Conn
 	r    *bufio.Reader
 	w    *bufio.Writer
+	// last: the server said it closes the connection after its answer.
+	last bool
 }
 
 // do sends req and returns its response, whose body the caller reads to
@@ -234,6 +236,9 @@ func (c *apiConn) do(req *http.Request) (*http.Response, error) {
 }
 
 func (c *apiConn) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.last {
+		c.close()
+	}
 	if c.conn == nil {
 		conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
 		if err != nil {
@@ -248,12 +253,16 @@ func (c *apiConn) roundTrip(req *http.Request) (*http.Response, error) {
 	if err := c.w.Flush(); err != nil {
 		return nil, err
 	}
-	return http.ReadResponse(c.r, req)
+	resp, err := http.ReadResponse(c.r, req)
+	if err == nil {
+		c.last = resp.Close
+	}
+	return resp, err
 }
 
 func (c *apiConn) close() {
 	if c.conn != nil {
 		c.conn.Close()
-		c.conn = nil
+		c.conn, c.last = nil, false
 	}
 }
