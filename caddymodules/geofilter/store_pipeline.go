@@ -23,7 +23,10 @@ import (
 const (
 	// storeWriters is how many batches may be in flight at once: while
 	// one writer waits for Redis's answers, another gathers the next
-	// batch.
+	// batch. Every call goes through a writer, even with nothing to
+	// batch it with: callers sending their own calls when a writer was
+	// free took those writers' turns with pipelines of one, and under
+	// load left the calls queued behind them waiting.
 	storeWriters = 2
 	// storeMaxBatch bounds one pipeline, so that one batch's write and
 	// read stay short next to the timeout.
@@ -138,15 +141,14 @@ type storePipe struct {
 	client  *redis.Client
 	timeout time.Duration
 	queue   chan *storeCall
-	slots   chan struct{} // one per batch in flight, writers' or callers'
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
 func newStorePipe(client *redis.Client, timeout time.Duration) *storePipe {
 	p := &storePipe{client: client, timeout: timeout,
-		queue: make(chan *storeCall, storeQueueLen), slots: make(chan struct{}, storeWriters),
-		stop: make(chan struct{})}
+		queue: make(chan *storeCall, storeQueueLen),
+		stop:  make(chan struct{})}
 	p.wg.Add(storeWriters)
 	for range storeWriters {
 		go p.writer()
@@ -174,21 +176,6 @@ func (p *storePipe) close() {
 // now. The results are in c.res, or the error is returned. c belongs to
 // the caller again, to recycle, unless do returns errStoreTimeout.
 func (p *storePipe) do(c *storeCall) error {
-	if len(p.queue) == 0 {
-		select {
-		case p.slots <- struct{}{}:
-			// Nothing waits and a slot is free: send the call from here,
-			// sparing the hand-offs to a writer and back, which would
-			// only add latency when there is nothing to batch with. The
-			// connection's timeouts bound it, as for any command.
-			one := [1]*storeCall{c}
-			p.exec(one[:])
-			<-p.slots
-			<-c.done
-			return c.err
-		default:
-		}
-	}
 	c.timer.Reset(p.timeout)
 	select {
 	case p.queue <- c:
@@ -240,9 +227,7 @@ func (p *storePipe) writer() {
 				break fill
 			}
 		}
-		p.slots <- struct{}{}
 		p.exec(batch)
-		<-p.slots
 		clear(batch)
 	}
 }
