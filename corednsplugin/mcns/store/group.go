@@ -121,13 +121,7 @@ func (s *Store) commitGroup(group []*write) {
 			w.err = err
 			continue
 		}
-		ctx := w.ctx
-		if len(group) > 1 {
-			// Cancelling an SQLite statement can roll back the whole
-			// transaction; alone, a writer may still be interrupted.
-			ctx = context.WithoutCancel(ctx)
-		}
-		if err := s.runPart(ctx, sqlTx, w); err != nil {
+		if err := s.runPart(w.ctx, sqlTx, w); err != nil {
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
@@ -157,7 +151,10 @@ func (s *Store) commitGroup(group []*write) {
 // runPart runs w in its savepoint of sqlTx and sets w's change, error or
 // panic; an error returned is the transaction's, not w's.
 func (s *Store) runPart(ctx context.Context, sqlTx *sql.Tx, w *write) error {
-	if err := s.execIn(ctx, sqlTx, "SAVEPOINT "+savepoint); err != nil {
+	// The savepoint's own statements run to the end whatever ctx does:
+	// failing one fails the group (commitGroup checked ctx just before).
+	run := context.WithoutCancel(ctx)
+	if err := s.execIn(run, sqlTx, "SAVEPOINT "+savepoint); err != nil {
 		return err
 	}
 	func() {
@@ -169,14 +166,14 @@ func (s *Store) runPart(ctx context.Context, sqlTx *sql.Tx, w *write) error {
 		w.change, w.err = s.update(ctx, sqlTx, w.zone, w.fn)
 	}()
 	if w.err == nil && !w.panicked {
-		return s.execIn(ctx, sqlTx, "RELEASE "+savepoint)
+		return s.execIn(run, sqlTx, "RELEASE "+savepoint)
 	}
 	w.change = nil
 	// ROLLBACK TO keeps the savepoint open; RELEASE ends it, keeping
 	// nothing of this part.
-	err := s.execIn(context.WithoutCancel(ctx), sqlTx, "ROLLBACK TO "+savepoint)
+	err := s.execIn(run, sqlTx, "ROLLBACK TO "+savepoint)
 	if err == nil {
-		err = s.execIn(context.WithoutCancel(ctx), sqlTx, "RELEASE "+savepoint)
+		err = s.execIn(run, sqlTx, "RELEASE "+savepoint)
 	}
 	if err != nil {
 		return errors.Join(w.err, err)

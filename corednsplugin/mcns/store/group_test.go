@@ -60,15 +60,7 @@ func TestGroupCommitSharesOneTransaction(t *testing.T) {
 			})
 		}()
 	}
-	for {
-		s.gmu.Lock()
-		n := len(s.queue)
-		s.gmu.Unlock()
-		if n == writers {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, s, writers)
 	s.wmu.Unlock()
 	wg.Wait()
 
@@ -152,6 +144,77 @@ func TestGroupCommitPanicStaysWithItsWriter(t *testing.T) {
 		s.Update(context.Background(), "example.org", func(*Tx) error { panic("boom") })
 	}()
 	if _, err := s.AddRecord(context.Background(), "example.org", RecordSpec{Name: "www", Type: "A", Value: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitQueued waits until n writers are queued behind the held wmu.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.gmu.Lock()
+		queued := len(s.queue)
+		s.gmu.Unlock()
+		if queued == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writers queued after 10s, want %d", queued, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCancelledWriterStopsAtItsNextStatement cancels one writer of a group
+// after its first record: its next statement fails with its context's
+// error, its part is rolled back, and the other writer of the same
+// transaction still commits.
+func TestCancelledWriterStopsAtItsNextStatement(t *testing.T) {
+	s := openTest(t)
+	mustZone(t, s, "example.org")
+	ctx, cancel := context.WithCancel(context.Background())
+	s.wmu.Lock() // both writers queue into one group
+	var wg sync.WaitGroup
+	var cancelledErr, otherErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		cancelledErr = s.Update(ctx, "example.org", func(tx *Tx) error {
+			if _, err := tx.Add(mustRR(t, "one.example.org. 60 IN A 192.0.2.1")); err != nil {
+				return err
+			}
+			cancel()
+			_, err := tx.Add(mustRR(t, "two.example.org. 60 IN A 192.0.2.2"))
+			return err
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		_, otherErr = s.AddRecord(context.Background(), "example.org", RecordSpec{Name: "other", Type: "A", Value: "192.0.2.3"})
+	}()
+	waitQueued(t, s, 2)
+	s.wmu.Unlock()
+	wg.Wait()
+	if !errors.Is(cancelledErr, context.Canceled) {
+		t.Fatalf("cancelled writer: %v, want context.Canceled", cancelledErr)
+	}
+	if otherErr != nil {
+		t.Fatalf("other writer of the group: %v", otherErr)
+	}
+	err := s.Update(context.Background(), "example.org", func(tx *Tx) error {
+		for name, want := range map[string]int{"one": 0, "two": 0, "other": 1} {
+			_, rrs, err := tx.RRset(name+".example.org.", dns.TypeA)
+			if err != nil {
+				return err
+			}
+			if len(rrs) != want {
+				t.Errorf("%s: %d records, want %d", name, len(rrs), want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

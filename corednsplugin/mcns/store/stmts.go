@@ -44,13 +44,34 @@ func (p *statements) close() {
 	p.m = nil
 }
 
+// statementContext returns the context a write's statement runs under:
+// ctx's values without its cancellation while ctx lasts, ctx itself once
+// it has ended, so that database/sql fails the statement before SQLite
+// sees it. A statement is never interrupted midway: SQLite may then roll
+// back the whole transaction, which the writers of a group share, and
+// modernc's driver watches every cancellable context with a goroutine of
+// its own per statement, several per write. A writer whose context ends
+// is stopped at its next statement instead.
+func statementContext(ctx, run context.Context) context.Context {
+	if ctx.Err() != nil {
+		return ctx
+	}
+	return run
+}
+
+// sqlCtx is statementContext for t's statements.
+func (t *Tx) sqlCtx() context.Context {
+	return statementContext(t.ctx, t.run)
+}
+
 // stmt is query prepared, bound to t's transaction.
 func (t *Tx) stmt(query string) (*sql.Stmt, error) {
-	st, err := t.stmts.get(t.ctx, t.db, query)
+	ctx := t.sqlCtx()
+	st, err := t.stmts.get(ctx, t.db, query)
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(t.ctx, st), nil
+	return t.tx.StmtContext(ctx, st), nil
 }
 
 // exec runs query (fixed SQL; arguments in args) in t's transaction.
@@ -59,7 +80,7 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(t.ctx, args...)
+	return st.ExecContext(t.sqlCtx(), args...)
 }
 
 // query runs query in t's transaction and returns its rows.
@@ -68,7 +89,7 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.QueryContext(t.ctx, args...)
+	return st.QueryContext(t.sqlCtx(), args...)
 }
 
 // queryRow runs query in t's transaction and returns its first row.
@@ -77,9 +98,9 @@ func (t *Tx) queryRow(query string, args ...any) *sql.Row {
 	if err != nil {
 		// sql.Row carries no error of its own to set; a query that
 		// cannot be prepared fails the same way unprepared.
-		return t.tx.QueryRowContext(t.ctx, query, args...)
+		return t.tx.QueryRowContext(t.sqlCtx(), query, args...)
 	}
-	return st.QueryRowContext(t.ctx, args...)
+	return st.QueryRowContext(t.sqlCtx(), args...)
 }
 
 // execIn runs query, fixed SQL without arguments, prepared in sqlTx.

@@ -15,16 +15,18 @@ import (
 // through a Tx inside Store.Update, which validates each record against the
 // zone's rules and bumps the SOA serial once at the end.
 type Tx struct {
-	tx      *sql.Tx
-	ctx     context.Context
-	db      *sql.DB     // the pool tx came from, for preparing statements
-	stmts   *statements // the store's prepared statements
-	zoneID  int64       // 0 until the zone exists
-	zone    string
-	created bool // the zone was created in this transaction
-	deleted bool // the zone was deleted in this transaction
-	changed bool // some row changed
-	keepSOA bool // the caller set the serial itself (seeding)
+	tx *sql.Tx
+	// ctx is the writer's context, checked before each statement (see
+	// statementContext); run is the one the statements get.
+	ctx, run context.Context
+	db       *sql.DB     // the pool tx came from, for preparing statements
+	stmts    *statements // the store's prepared statements
+	zoneID   int64       // 0 until the zone exists
+	zone     string
+	created  bool // the zone was created in this transaction
+	deleted  bool // the zone was deleted in this transaction
+	changed  bool // some row changed
+	keepSOA  bool // the caller set the serial itself (seeding)
 	// resetJournal: the change cannot be expressed as an IXFR step (a
 	// serial raised over a restored database), so the journal ends here.
 	resetJournal bool
@@ -141,10 +143,10 @@ func (s *Store) deliver(hooks []func([]Change)) {
 
 // update runs one writer's part of a group's transaction sqlTx, under wmu
 // and inside the writer's savepoint; it returns the change, nil if nothing
-// changed. ctx must not interrupt statements when others share sqlTx: an
-// interrupted write makes SQLite roll back the whole transaction.
+// changed. ctx ends the writer's part between statements, never inside
+// one (statementContext).
 func (s *Store) update(ctx context.Context, sqlTx *sql.Tx, zone string, fn func(*Tx) error) (*Change, error) {
-	t := &Tx{tx: sqlTx, ctx: ctx, db: s.db, stmts: &s.stmts, zone: zone, now: s.now()}
+	t := &Tx{tx: sqlTx, ctx: ctx, run: context.WithoutCancel(ctx), db: s.db, stmts: &s.stmts, zone: zone, now: s.now()}
 	defer t.closeStmts()
 	err := t.queryRow("SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -345,7 +347,7 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 	if id != 0 {
 		idArg = id
 	}
-	res, err := t.insStmt.ExecContext(t.ctx, idArg, t.zoneID, dbName(owner), dns.TypeToString[h.Rrtype], content, h.Ttl, prio, t.authFor(owner, h.Rrtype))
+	res, err := t.insStmt.ExecContext(t.sqlCtx(), idArg, t.zoneID, dbName(owner), dns.TypeToString[h.Rrtype], content, h.Ttl, prio, t.authFor(owner, h.Rrtype))
 	if err != nil {
 		return 0, err
 	}
