@@ -17,15 +17,17 @@
 #      runs dnsperf against them alternately and prints QPS of each and the
 #      ratio rrl/plain (the cost of rate limiting), checking that rrl
 #      dropped or truncated nothing;
-#   6. starts bin/coredns with mcns and its management API, runs dnsperf
-#      alone, then again while 8 API clients post 200 A records/s in total
-#      (cmd/benchzone writes), then alone again, and prints QPS with writes
-#      / the mean QPS of the two runs without,
-#      the count of writes not answered 2xx and of 2xx writes the first DNS
+#   6. starts bin/coredns with mcns and its management API and runs
+#      dnsperf in 5 s rounds, alone and while 8 API clients post 200 A
+#      records/s in total (cmd/benchzone writes), in the order alone,
+#      writes, writes, alone, ... until the writes have run
+#      BENCH_DNS_WRITE_SECONDS; it prints QPS with writes / QPS without
+#      (ratio of the sums, and the lowest and highest of the pairs), the
+#      count of writes not answered 2xx and of 2xx writes the first DNS
 #      query after the answer did not see (both must be 0).
 # Usage: scripts/bench-dns.sh   (EDGE_BIN_DIR selects the binaries, default
 # ./bin; GO the go command; BENCH_DNS_SIZES and BENCH_DNS_SECONDS override
-# "1000 100000" and 10; BENCH_DNS_WRITE_SECONDS the write run, default 30).
+# "1000 100000" and 10; BENCH_DNS_WRITE_SECONDS the seconds of writes, default 30).
 # Without dnsperf it prints why and exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -238,25 +240,40 @@ for n in $sizes; do
 	EOF
 	start "$conf"
 	wait_ready "$port_ready"
-	# Throughput here drifts by several per cent over a minute with no
-	# writes at all: the run with writes is measured between two runs
-	# without, after a warm-up, against their mean.
+	# Back-to-back 5 s dnsperf runs without writes differ here by up to a
+	# quarter at the same CPU use: one run with writes between two without
+	# cannot tell 0.85 from 0.9. Short rounds in the order ABBA cancel a
+	# drift, and the ratio of the sums averages the rest.
 	seconds=5 qps "$port_a" >/dev/null
-	q0=$(seconds=$write_seconds qps "$port_a")
-	# The writer runs on one P: a client idling between 200 writes a
-	# second on every core spends more CPU waking up than writing, taken
-	# from the server under test.
-	GOMAXPROCS=1 "$work/benchzone" writes -api "http://127.0.0.1:$port_api" -token "$token" -zone "$zone" \
-		-dns "127.0.0.1:$port_a" -rate 200 -clients 8 -duration "${write_seconds}s" >"$work/writes.out" 2>&1 &
-	writer=$!
-	q1=$(seconds=$write_seconds qps "$port_a")
-	write_rc=0
-	wait "$writer" || write_rc=$?
-	q2=$(seconds=$write_seconds qps "$port_a")
+	: >"$work/writes.out"
+	rounds=$(( (write_seconds + 4) / 5 ))
+	alone=() with=() write_rc=0
+	for ((i = 0; i < rounds; i++)); do
+		for step in $( ((i % 2)) && echo "w a" || echo "a w"); do
+			if [ "$step" = a ]; then
+				alone+=("$(seconds=5 qps "$port_a")")
+				continue
+			fi
+			# The writer runs on one P: a client idling between 200
+			# writes a second on every core spends more CPU waking up
+			# than writing, taken from the server under test.
+			GOMAXPROCS=1 "$work/benchzone" writes -api "http://127.0.0.1:$port_api" -token "$token" -zone "$zone" \
+				-dns "127.0.0.1:$port_a" -rate 200 -clients 8 -duration 5s >>"$work/writes.out" 2>&1 &
+			writer=$!
+			with+=("$(seconds=5 qps "$port_a")")
+			wait "$writer" || write_rc=1
+		done
+	done
 	stop
-	tail -n 5 "$work/writes.out"
-	awk -v q0="$q0" -v q1="$q1" -v q2="$q2" 'BEGIN {
-		printf "QPS without writes %d (%d before, %d after), with 200 writes/s %d: with/without %.3f\n", (q0 + q2) / 2, q0, q2, q1, 2 * q1 / (q0 + q2)
+	awk '/^writes:/ { ok += $2; failed += $4; unseen += $7
+			for (i = 1; i < NF; i++) if ($i == "p99") { p = $(i + 1) + 0; if (p > p99) p99 = p }
+			n++ }
+		END { printf "writes: %d ok, %d not 2xx, %d of the ok not seen by the first DNS query after the 2xx, in %d runs of 5 s (highest p99 %.1f ms)\n", ok, failed, unseen, n, p99 }' "$work/writes.out"
+	awk -v a="${alone[*]}" -v w="${with[*]}" 'BEGIN {
+		n = split(a, qa, " "); split(w, qw, " ")
+		lo = 1e9; hi = 0
+		for (i = 1; i <= n; i++) { sa += qa[i]; sw += qw[i]; r = qw[i] / qa[i]; if (r < lo) lo = r; if (r > hi) hi = r }
+		printf "QPS without writes %d, with 200 writes/s %d (%d rounds of 5 s each): with/without %.3f (pairs %.3f to %.3f)\n", sa / n, sw / n, n, sw / sa, lo, hi
 	}'
 	if [ "$write_rc" != 0 ]; then
 		echo "bench-dns: sustained writes failed (non-2xx or a change not seen at once)" >&2
