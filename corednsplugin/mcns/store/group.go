@@ -163,7 +163,7 @@ func (s *Store) runPart(ctx context.Context, sqlTx *sql.Tx, w *write) error {
 				w.panicked, w.panicVal = true, v
 			}
 		}()
-		w.change, w.err = s.update(ctx, sqlTx, w.zone, w.fn)
+		w.change, w.err = s.update(ctx, run, sqlTx, w.zone, w.fn)
 	}()
 	if w.err == nil && !w.panicked {
 		return s.execIn(run, sqlTx, "RELEASE "+savepoint)

@@ -44,24 +44,19 @@ func (p *statements) close() {
 	p.m = nil
 }
 
-// statementContext returns the context a write's statement runs under:
-// ctx's values without its cancellation while ctx lasts, ctx itself once
-// it has ended, so that database/sql fails the statement before SQLite
-// sees it. A statement is never interrupted midway: SQLite may then roll
-// back the whole transaction, which the writers of a group share, and
+// sqlCtx returns the context t's next statement runs under: the writer's
+// values without its cancellation while its context lasts, the ended
+// context itself after, so that database/sql fails the statement before
+// SQLite sees it. A statement is never interrupted midway: SQLite may then
+// roll back the whole transaction, which the writers of a group share, and
 // modernc's driver watches every cancellable context with a goroutine of
 // its own per statement, several per write. A writer whose context ends
 // is stopped at its next statement instead.
-func statementContext(ctx, run context.Context) context.Context {
-	if ctx.Err() != nil {
-		return ctx
-	}
-	return run
-}
-
-// sqlCtx is statementContext for t's statements.
 func (t *Tx) sqlCtx() context.Context {
-	return statementContext(t.ctx, t.run)
+	if t.ctx.Err() != nil {
+		return t.ctx
+	}
+	return t.run
 }
 
 // stmt is query prepared, bound to t's transaction.

@@ -16,8 +16,8 @@ import (
 // zone's rules and bumps the SOA serial once at the end.
 type Tx struct {
 	tx *sql.Tx
-	// ctx is the writer's context, checked before each statement (see
-	// statementContext); run is the one the statements get.
+	// ctx is the writer's context, checked before each statement; run is
+	// ctx without its cancellation, the one the statements get (sqlCtx).
 	ctx, run context.Context
 	db       *sql.DB     // the pool tx came from, for preparing statements
 	stmts    *statements // the store's prepared statements
@@ -144,9 +144,9 @@ func (s *Store) deliver(hooks []func([]Change)) {
 // update runs one writer's part of a group's transaction sqlTx, under wmu
 // and inside the writer's savepoint; it returns the change, nil if nothing
 // changed. ctx ends the writer's part between statements, never inside
-// one (statementContext).
-func (s *Store) update(ctx context.Context, sqlTx *sql.Tx, zone string, fn func(*Tx) error) (*Change, error) {
-	t := &Tx{tx: sqlTx, ctx: ctx, run: context.WithoutCancel(ctx), db: s.db, stmts: &s.stmts, zone: zone, now: s.now()}
+// one; run is ctx without its cancellation (Tx.sqlCtx).
+func (s *Store) update(ctx, run context.Context, sqlTx *sql.Tx, zone string, fn func(*Tx) error) (*Change, error) {
+	t := &Tx{tx: sqlTx, ctx: ctx, run: run, db: s.db, stmts: &s.stmts, zone: zone, now: s.now()}
 	defer t.closeStmts()
 	err := t.queryRow("SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
