@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -80,19 +78,15 @@ func (t *Tx) writeJournal(s *Store, old *dns.SOA) error {
 // table and of its index that no other part of a write touches, so when
 // the zone is over its count the oldest are dropped in a batch, a
 // sixteenth of the count, down to what keeps it under the count until the
-// next batch: a write then reads the oldest entry through the index and
+// next batch: a write knows the oldest entry from its head (head.go) and
 // deletes only every so often. Entries are written in time order (one
 // written under a clock set back goes when the older ones before it have).
 func (t *Tx) trimJournal(s *Store) error {
-	var oldestSeq, oldestAt int64
-	err := t.queryRow("SELECT seq, created_at FROM mcns_journal WHERE zone = ? ORDER BY seq LIMIT 1", t.zone).Scan(&oldestSeq, &oldestAt)
-	if errors.Is(err, sql.ErrNoRows) {
+	if t.oldest == nil {
+		// The entry just written is the only one.
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if t.journalSeq-oldestSeq+1 > int64(s.journalEntries) {
+	if t.journalSeq-t.oldest.seq+1 > int64(s.journalEntries) {
 		keep := int64(s.journalEntries - s.journalEntries/journalTrimBatch)
 		if _, err := t.exec("DELETE FROM mcns_journal WHERE zone = ? AND seq <= ?", t.zone, t.journalSeq-keep); err != nil {
 			return err
@@ -101,11 +95,16 @@ func (t *Tx) trimJournal(s *Store) error {
 	if s.journalAge <= 0 {
 		return nil
 	}
-	if cutoff := t.now.Add(-s.journalAge).Unix(); oldestAt < cutoff {
-		_, err = t.exec("DELETE FROM mcns_journal WHERE zone = ? AND created_at < ?", t.zone, cutoff)
+	if cutoff := t.now.Add(-s.journalAge).Unix(); t.oldest.createdAt < cutoff {
+		if _, err := t.exec("DELETE FROM mcns_journal WHERE zone = ? AND created_at < ?", t.zone, cutoff); err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
 }
+
+// journalEntry is where a journal entry stands in its zone's journal.
+type journalEntry struct{ seq, createdAt int64 }
 
 // journalTrimBatch: a zone over its journal count drops the oldest
 // count/journalTrimBatch entries at once (all over the count when that is
@@ -113,27 +112,18 @@ func (t *Tx) trimJournal(s *Store) error {
 const journalTrimBatch = 16
 
 // journalBehind reports whether the zone's journal ends at another version
-// than before, the one this transaction starts from: another program
+// than head's, the one this transaction starts from: another program
 // changed the zone after the last journaled change, which the journal
-// cannot describe. An empty journal has nothing to be behind. It notes
-// the number of the zone's newest entry for the next one.
-func (t *Tx) journalBehind(before ZoneVersion) (bool, error) {
-	var last int64
-	err := t.queryRow("SELECT seq, to_changes FROM mcns_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1", t.zone).Scan(&t.journalSeq, &last)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("journal: %w", err)
-	}
-	return last != before.Changes, nil
+// cannot describe. An empty journal has nothing to be behind.
+func (t *Tx) journalBehind(head zoneHead) bool {
+	return t.journalSeq != 0 && head.journalTo != head.version.Changes
 }
 
 func (t *Tx) clearJournal() error {
 	if _, err := t.exec("DELETE FROM mcns_journal WHERE zone = ?", t.zone); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	t.journalSeq = 0
+	t.journalSeq, t.oldest = 0, nil
 	return nil
 }
 

@@ -179,10 +179,16 @@ func (s *Store) Record(ctx context.Context, zone string, id int64) (Record, erro
 	return r, err
 }
 
-// record reads back row id, written in this transaction, as the API
-// shows it.
-func (t *Tx) record(id int64) (Record, error) {
-	return scanRecord(t.queryRow("SELECT id, name, type, content, ttl, prio FROM records WHERE id = ?", id), t.zone)
+// storedRecord is rr as add wrote it into row id, shown as scanRecord
+// shows a row, without a statement to read the row back.
+func (t *Tx) storedRecord(id int64, rr dns.RR) Record {
+	h := rr.Header()
+	content, prio := contentOf(rr)
+	r := Record{ID: id, Zone: t.zone, Name: canonical(h.Name), Type: dns.TypeToString[h.Rrtype], TTL: h.Ttl, Content: content}
+	if hasPrio(r.Type) {
+		r.Prio = prio
+	}
+	return r
 }
 
 // AddRecord validates and inserts a record, bumping the zone's serial. It
@@ -204,8 +210,8 @@ func (s *Store) AddRecord(ctx context.Context, zone string, r RecordSpec) (Recor
 		if err != nil {
 			return err
 		}
-		rec, err = t.record(id)
-		return err
+		rec = t.storedRecord(id, rr)
+		return nil
 	})
 	if err != nil {
 		return Record{}, err
@@ -235,8 +241,8 @@ func (s *Store) UpdateRecord(ctx context.Context, zone string, id int64, r Recor
 		if _, err = t.add(rr, id); err != nil {
 			return err
 		}
-		rec, err = t.record(id)
-		return err
+		rec = t.storedRecord(id, rr)
+		return nil
 	})
 	if err != nil {
 		return Record{}, err

@@ -15,25 +15,19 @@ import (
 const maxTTL = 1<<31 - 1
 
 // dnameRules enforces RFC 6672 §2.3: no data below a DNAME's owner, in
-// either order of insertion.
-func (t *Tx) dnameRules(owner string, typ uint16) error {
-	labels := dns.Split(owner)
-	for _, off := range labels[1:] {
-		anc := owner[off:]
-		if anc != t.zone && !dns.IsSubDomain(t.zone, anc) {
-			break
-		}
+// either order of insertion. dnamesAbove are the DNAME rows at owner's
+// ancestors (rowsAround), unless the zone was created in t (t.index).
+func (t *Tx) dnameRules(owner string, typ uint16, dnamesAbove []row) error {
+	for _, anc := range t.ancestors(owner) {
 		has := false
 		if t.index != nil {
 			for _, r := range t.index[anc] {
 				has = has || r.rr.Header().Rrtype == dns.TypeDNAME
 			}
 		} else {
-			rows, err := t.rowsAt(anc, dns.TypeDNAME)
-			if err != nil {
-				return err
+			for _, r := range dnamesAbove {
+				has = has || canonical(r.rr.Header().Name) == anc
 			}
-			has = len(rows) > 0
 		}
 		if has {
 			return fmt.Errorf("%w: %s is below the DNAME at %s; no data may exist there (RFC 6672 §2.3)", ErrConflict, owner, anc)
@@ -61,6 +55,24 @@ func (t *Tx) dnameRules(owner string, typ uint16) error {
 		return fmt.Errorf("%w: %s has names below it; a DNAME there would hide them (RFC 6672 §2.3)", ErrConflict, owner)
 	}
 	return nil
+}
+
+// ancestors are the names above owner in the zone, nearest first, up to
+// and including the apex.
+func (t *Tx) ancestors(owner string) []string {
+	labels := dns.Split(owner)
+	if len(labels) < 2 {
+		return nil
+	}
+	var out []string
+	for _, off := range labels[1:] {
+		anc := owner[off:]
+		if anc != t.zone && !dns.IsSubDomain(t.zone, anc) {
+			break
+		}
+		out = append(out, anc)
+	}
+	return out
 }
 
 // authFor is PowerDNS's auth flag for a new row: delegation NS sets are not

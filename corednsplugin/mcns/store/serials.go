@@ -50,11 +50,9 @@ func (t *Tx) SOA() (*dns.SOA, error) {
 	if err != nil {
 		return nil, err
 	}
-	rr, err := parseRow(name, "SOA", content, ttl.Int64, 0)
-	if err != nil {
-		return nil, fmt.Errorf("zone %s: stored SOA: %w", t.zone, err)
+	if err := t.keepStoredSOA(id, name, content, ttl.Int64); err != nil {
+		return nil, err
 	}
-	t.soaRowID, t.soa = id, rr.(*dns.SOA)
 	return dns.Copy(t.soa).(*dns.SOA), nil
 }
 

@@ -340,6 +340,41 @@ func TestUpdateDeleteRecord(t *testing.T) {
 	}
 }
 
+// TestWrittenRecordIsTheStoredOne: AddRecord and UpdateRecord answer with
+// the record they wrote without reading its row back; what they answer
+// must be what a later read of the row shows.
+func TestWrittenRecordIsTheStoredOne(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	mustZone(t, s, "example.org")
+	specs := []RecordSpec{
+		{"WWW", "A", "192.0.2.1", 300},
+		{"v6.example.org.", "aaaa", "2001:DB8::1", 60},
+		{"@", "MX", "10 Mail.Example.org.", 3600},
+		{"_sip._tcp", "SRV", "10 20 5060 sip", 120},
+		{"t", "TXT", `"a b" "c"`, 30},
+		{"@", "CAA", `0 issue "letsencrypt.org"`, 0},
+		{"alias", "CNAME", "www", 300},
+	}
+	for _, spec := range specs {
+		got, err := s.AddRecord(ctx, "example.org", spec)
+		if err != nil {
+			t.Fatalf("add %+v: %v", spec, err)
+		}
+		if want, err := s.Record(ctx, "example.org", got.ID); err != nil || got != want {
+			t.Fatalf("add %+v answered %+v, stored %+v (%v)", spec, got, want, err)
+		}
+	}
+	recs, _ := s.Records(ctx, "example.org", Filter{Name: "alias"})
+	got, err := s.UpdateRecord(ctx, "example.org", recs[0].ID, RecordSpec{"alias", "MX", "5 mx.other.test.", 90})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err := s.Record(ctx, "example.org", got.ID); err != nil || got != want {
+		t.Fatalf("update answered %+v, stored %+v (%v)", got, want, err)
+	}
+}
+
 func TestSeedOnceAndLoad(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()

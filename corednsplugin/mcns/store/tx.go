@@ -31,8 +31,9 @@ type Tx struct {
 	// serial raised over a restored database), so the journal ends here.
 	resetJournal bool
 	// journalSeq is the number of the zone's newest journal entry, 0
-	// for none (journal.go).
+	// for none; oldest is its oldest entry, nil for none (journal.go).
 	journalSeq int64
+	oldest     *journalEntry
 	now        time.Time
 	soaRowID   int64
 	// soa is the zone's SOA as last read or written here, nil until
@@ -148,26 +149,19 @@ func (s *Store) deliver(hooks []func([]Change)) {
 func (s *Store) update(ctx, run context.Context, sqlTx *sql.Tx, zone string, fn func(*Tx) error) (*Change, error) {
 	t := &Tx{tx: sqlTx, ctx: ctx, run: run, db: s.db, stmts: &s.stmts, zone: zone, now: s.now()}
 	defer t.closeStmts()
-	err := t.queryRow("SELECT id FROM domains WHERE name = ?", dbName(zone)).Scan(&t.zoneID)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	head, err := t.readHead()
+	if err != nil {
 		return nil, err
 	}
+	before := head.version
 	// The SOA before the change heads the change's journal entry.
 	var oldSOA *dns.SOA
-	var before ZoneVersion
-	if t.zoneID != 0 {
-		if oldSOA, err = t.SOA(); err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		if before, err = zoneVersion(t.queryRow, t.zoneID); err != nil {
-			return nil, err
-		}
-		// Another program changed the zone since the last journaled
-		// change: the journal cannot describe that, so it starts over.
-		if t.resetJournal, err = t.journalBehind(before); err != nil {
-			return nil, err
-		}
+	if t.soa != nil {
+		oldSOA = dns.Copy(t.soa).(*dns.SOA)
 	}
+	// Another program changed the zone since the last journaled change:
+	// the journal cannot describe that, so it starts over.
+	t.resetJournal = t.journalBehind(head)
 	if err := fn(t); err != nil {
 		return nil, err
 	}
@@ -283,7 +277,41 @@ func (t *Tx) rowsAt(owner string, typ uint16) ([]row, error) {
 		q += " AND type = ?"
 		args = append(args, dns.TypeToString[typ])
 	}
-	rows, err := t.query(q, args...)
+	return t.scanRows(q, args...)
+}
+
+// rowsAround returns the served rows at owner and the DNAME rows at its
+// ancestors in the zone (dnameRules), which the rules for a new record at
+// owner need both, in one statement. The second half is a query of its
+// own, not an OR in the first: SQLite answers either through the (domain_id,
+// name, type) index, but their OR through a scan of the zone.
+func (t *Tx) rowsAround(owner string) (at, dnamesAbove []row, err error) {
+	ancestors := t.ancestors(owner)
+	if len(ancestors) == 0 {
+		at, err = t.rowsAt(owner, 0)
+		return at, nil, err
+	}
+	q := "SELECT id, name, type, content, ttl, prio FROM records WHERE domain_id = ? AND name = ? AND disabled = 0 AND type IS NOT NULL AND type != ''" +
+		" UNION ALL SELECT id, name, type, content, ttl, prio FROM records WHERE domain_id = ? AND name IN (?" + strings.Repeat(", ?", len(ancestors)-1) + ") AND type = 'DNAME' AND disabled = 0"
+	args := []any{t.zoneID, dbName(owner), t.zoneID}
+	for _, a := range ancestors {
+		args = append(args, dbName(a))
+	}
+	rows, err := t.scanRows(q, args...)
+	for _, r := range rows {
+		if canonical(r.rr.Header().Name) == owner {
+			at = append(at, r)
+		} else {
+			dnamesAbove = append(dnamesAbove, r)
+		}
+	}
+	return at, dnamesAbove, err
+}
+
+// scanRows runs query, which selects id, name, type, content, ttl and prio
+// of records rows, and returns them parsed.
+func (t *Tx) scanRows(query string, args ...any) ([]row, error) {
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -323,17 +351,17 @@ func (t *Tx) add(rr dns.RR, id int64) (int64, error) {
 	}
 	h := rr.Header()
 	owner := canonical(h.Name)
-	var existing []row
+	var existing, dnamesAbove []row
 	var err error
 	if t.index != nil {
 		existing = t.index[owner]
-	} else if existing, err = t.rowsAt(owner, 0); err != nil {
+	} else if existing, dnamesAbove, err = t.rowsAround(owner); err != nil {
 		return 0, err
 	}
 	if err := conflicts(owner, rr, existing); err != nil {
 		return 0, err
 	}
-	if err := t.dnameRules(owner, h.Rrtype); err != nil {
+	if err := t.dnameRules(owner, h.Rrtype, dnamesAbove); err != nil {
 		return 0, err
 	}
 	content, prio := contentOf(rr)
