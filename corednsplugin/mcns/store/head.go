@@ -10,9 +10,10 @@ import (
 
 // headQuery reads, in one statement, the state of a zone a write starts
 // from: its id, version, SOA row, and newest and oldest journal entries.
-// A write needs all of them before its first change, and one statement
-// costs SQLite and database/sql a fifth of five. Its arguments are the
-// zone's journal name twice, then its domains name. No row: no zone.
+// A write needs all of them before its first change, and each statement
+// costs SQLite and database/sql about as much as this one. Its arguments
+// are the zone's journal name (?1) and its domains name (?2). No row: no
+// zone.
 const headQuery = `SELECT d.id,
 	coalesce((SELECT changes FROM mcns_zone_changes WHERE domain_id = d.id), 0),
 	s.id, s.name, s.content, s.ttl,
@@ -20,9 +21,9 @@ const headQuery = `SELECT d.id,
 FROM domains d
 LEFT JOIN records s ON s.id = (SELECT id FROM records
 	WHERE domain_id = d.id AND name = d.name AND type = 'SOA' AND disabled = 0 ORDER BY id LIMIT 1)
-LEFT JOIN mcns_journal n ON n.id = (SELECT id FROM mcns_journal WHERE zone = ? ORDER BY seq DESC LIMIT 1)
-LEFT JOIN mcns_journal o ON o.id = (SELECT id FROM mcns_journal WHERE zone = ? ORDER BY seq LIMIT 1)
-WHERE d.name = ?`
+LEFT JOIN mcns_journal n ON n.zone = ?1 AND n.seq = (SELECT max(seq) FROM mcns_journal WHERE zone = ?1)
+LEFT JOIN mcns_journal o ON o.zone = ?1 AND o.seq = (SELECT min(seq) FROM mcns_journal WHERE zone = ?1)
+WHERE d.name = ?2`
 
 // zoneHead is what headQuery read.
 type zoneHead struct {
@@ -43,7 +44,7 @@ func (t *Tx) readHead() (zoneHead, error) {
 		newSeq, newTo       sql.NullInt64
 		oldSeq, oldAt       sql.NullInt64
 	)
-	err := t.queryRow(headQuery, t.zone, t.zone, dbName(t.zone)).Scan(&h.version.ID, &h.version.Changes,
+	err := t.queryRow(headQuery, t.zone, dbName(t.zone)).Scan(&h.version.ID, &h.version.Changes,
 		&soaID, &soaName, &soaContent, &ttl, &newSeq, &newTo, &oldSeq, &oldAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return zoneHead{}, nil

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +220,71 @@ func TestJournalTrimsInBatches(t *testing.T) {
 	}
 	if n := count(); n != 5 {
 		t.Errorf("%d entries after the limit was lowered to 5", n)
+	}
+}
+
+// TestJournalKeyedMigrationKeepsEntries: migration 0008 moves a database's
+// journal into the table keyed by (zone, seq), keeping every entry in its
+// order and renumbering a zone whose numbers repeat.
+func TestJournalKeyedMigrationKeepsEntries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mcns.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version >= 8 {
+			break
+		}
+		if _, err := db.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.Exec("INSERT INTO schema_migrations VALUES (?, ?, 0)", m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range []struct {
+		zone      string
+		seq, from int
+	}{{"example.org.", 1, 10}, {"example.org.", 2, 11}, {"example.org.", 2, 12}, {"other.test.", 5, 20}} {
+		_, err := db.Exec(`INSERT INTO mcns_journal(zone, from_serial, to_serial, old_soa, new_soa, removed, added, to_changes, created_at, seq)
+			VALUES (?, ?, ?, 'o', 'n', '', '', 7, 1, ?)`, e.zone, e.from, e.from+1, e.seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.db.Query("SELECT zone, seq, from_serial, to_changes FROM mcns_journal ORDER BY zone, seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var zone string
+		var seq, from, changes int
+		if err := rows.Scan(&zone, &seq, &from, &changes); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %d %d %d", zone, seq, from, changes))
+	}
+	rows.Close()
+	want := []string{"example.org. 1 10 7", "example.org. 2 11 7", "example.org. 3 12 7", "other.test. 1 20 7"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("journal after migration: %q, want %q", got, want)
+	}
+	if _, err := s.db.Exec("INSERT INTO mcns_journal(zone, seq, from_serial, to_serial, old_soa, new_soa, removed, added, created_at) VALUES ('other.test.', 1, 0, 0, '', '', '', '', 0)"); err == nil {
+		t.Fatal("a second entry with one zone and number was accepted")
 	}
 }
