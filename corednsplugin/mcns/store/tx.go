@@ -269,9 +269,13 @@ type row struct {
 	rr dns.RR
 }
 
+// servedRowsAt selects the served rows of a zone (?) at a name (?), in
+// scanRows's columns.
+const servedRowsAt = "SELECT id, name, type, content, ttl, prio FROM records WHERE domain_id = ? AND name = ? AND disabled = 0 AND type IS NOT NULL AND type != ''"
+
 // rowsAt returns the served rows at owner (any type when typ is 0).
 func (t *Tx) rowsAt(owner string, typ uint16) ([]row, error) {
-	q := "SELECT id, name, type, content, ttl, prio FROM records WHERE domain_id = ? AND name = ? AND disabled = 0 AND type IS NOT NULL AND type != ''"
+	q := servedRowsAt
 	args := []any{t.zoneID, dbName(owner)}
 	if typ != 0 {
 		q += " AND type = ?"
@@ -291,8 +295,7 @@ func (t *Tx) rowsAround(owner string) (at, dnamesAbove []row, err error) {
 		at, err = t.rowsAt(owner, 0)
 		return at, nil, err
 	}
-	q := "SELECT id, name, type, content, ttl, prio FROM records WHERE domain_id = ? AND name = ? AND disabled = 0 AND type IS NOT NULL AND type != ''" +
-		" UNION ALL SELECT id, name, type, content, ttl, prio FROM records WHERE domain_id = ? AND name IN (?" + strings.Repeat(", ?", len(ancestors)-1) + ") AND type = 'DNAME' AND disabled = 0"
+	q := servedRowsAt + " UNION ALL SELECT id, name, type, content, ttl, prio FROM records WHERE domain_id = ? AND name IN (?" + strings.Repeat(", ?", len(ancestors)-1) + ") AND type = 'DNAME' AND disabled = 0"
 	args := []any{t.zoneID, dbName(owner), t.zoneID}
 	for _, a := range ancestors {
 		args = append(args, dbName(a))
