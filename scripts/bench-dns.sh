@@ -25,6 +25,10 @@
 #      (ratio of the sums, and the lowest and highest of the pairs), the
 #      count of writes not answered 2xx and of 2xx writes the first DNS
 #      query after the answer did not see (both must be 0).
+#      The same rounds follow with the clients sending authenticated GETs
+#      of the zone instead, each checked with a DNS query for its SOA:
+#      that ratio is what the API's HTTP path and the checks cost the
+#      queries by themselves, the part of the first one not due to writing.
 # Usage: scripts/bench-dns.sh   (EDGE_BIN_DIR selects the binaries, default
 # ./bin; GO the go command; BENCH_DNS_SIZES and BENCH_DNS_SECONDS override
 # "1000 100000" and 10; BENCH_DNS_WRITE_SECONDS the seconds of writes, default 30).
@@ -115,6 +119,53 @@ read -r port_a port_b port_ready port_metrics port_api < <("$work/benchzone" por
 # The API token of the sustained-write run (admin role, loopback only).
 token=bench-dns-write-token-0123456789abcdefghij
 "$work/benchzone" tokens -token "$token" -out "$work/tokens"
+
+# sustained KIND: dnsperf in 5 s rounds against port_a, alone and while 8
+# API clients send api_rate (200) requests/s in total (KIND writes: A records posted;
+# reads: GETs of the zone, the control that shows what the HTTP path and
+# the DNS checks cost apart from the writes), until write_seconds of them
+# have run; prints the requests' outcome and QPS with / without. A failed
+# request sets api_rc.
+#
+# Back-to-back 5 s dnsperf runs without writes differ here by up to a
+# quarter at the same CPU use: one run with writes between two without
+# cannot tell 0.85 from 0.9. Short rounds in the order ABBA cancel a
+# drift, and the ratio of the sums averages the rest.
+api_rc=0 api_rate=200
+sustained() {
+	local kind=$1 flags= rounds i step writer
+	[ "$kind" = reads ] && flags=-read
+	seconds=5 qps "$port_a" >/dev/null
+	: >"$work/$kind.out"
+	rounds=$(( (write_seconds + 4) / 5 ))
+	local alone=() with=()
+	for ((i = 0; i < rounds; i++)); do
+		for step in $( ((i % 2)) && echo "w a" || echo "a w"); do
+			if [ "$step" = a ]; then
+				alone+=("$(seconds=5 qps "$port_a")")
+				continue
+			fi
+			# The client runs on one P: a client idling between 200
+			# requests a second on every core spends more CPU waking
+			# up than sending, taken from the server under test.
+			GOMAXPROCS=1 "$work/benchzone" writes $flags -api "http://127.0.0.1:$port_api" -token "$token" -zone "$zone" \
+				-dns "127.0.0.1:$port_a" -rate "$api_rate" -clients 8 -duration 5s >>"$work/$kind.out" 2>&1 &
+			writer=$!
+			with+=("$(seconds=5 qps "$port_a")")
+			wait "$writer" || api_rc=1
+		done
+	done
+	awk -v kind="$kind" '$1 == kind ":" { ok += $2; failed += $4; unseen += $7
+			for (i = 1; i < NF; i++) if ($i == "p99") { p = $(i + 1) + 0; if (p > p99) p99 = p }
+			n++ }
+		END { printf "%s: %d ok, %d not 2xx, %d of the ok not seen by the first DNS query after the 2xx, in %d runs of 5 s (highest p99 %.1f ms)\n", kind, ok, failed, unseen, n, p99 }' "$work/$kind.out"
+	awk -v kind="$kind" -v rate="$api_rate" -v a="${alone[*]}" -v w="${with[*]}" 'BEGIN {
+		n = split(a, qa, " "); split(w, qw, " ")
+		lo = 1e9; hi = 0
+		for (i = 1; i <= n; i++) { sa += qa[i]; sw += qw[i]; r = qw[i] / qa[i]; if (r < lo) lo = r; if (r > hi) hi = r }
+		printf "QPS without API requests %d, with %d API %s/s %d (%d rounds of 5 s each): with/without %.3f (pairs %.3f to %.3f); each request displaces %.0f queries\n", sa / n, rate, kind, sw / n, n, sw / sa, lo, hi, (sa - sw) / n / rate
+	}'
+}
 
 for n in $sizes; do
 	echo "== $n names"
@@ -240,43 +291,11 @@ for n in $sizes; do
 	EOF
 	start "$conf"
 	wait_ready "$port_ready"
-	# Back-to-back 5 s dnsperf runs without writes differ here by up to a
-	# quarter at the same CPU use: one run with writes between two without
-	# cannot tell 0.85 from 0.9. Short rounds in the order ABBA cancel a
-	# drift, and the ratio of the sums averages the rest.
-	seconds=5 qps "$port_a" >/dev/null
-	: >"$work/writes.out"
-	rounds=$(( (write_seconds + 4) / 5 ))
-	alone=() with=() write_rc=0
-	for ((i = 0; i < rounds; i++)); do
-		for step in $( ((i % 2)) && echo "w a" || echo "a w"); do
-			if [ "$step" = a ]; then
-				alone+=("$(seconds=5 qps "$port_a")")
-				continue
-			fi
-			# The writer runs on one P: a client idling between 200
-			# writes a second on every core spends more CPU waking up
-			# than writing, taken from the server under test.
-			GOMAXPROCS=1 "$work/benchzone" writes -api "http://127.0.0.1:$port_api" -token "$token" -zone "$zone" \
-				-dns "127.0.0.1:$port_a" -rate 200 -clients 8 -duration 5s >>"$work/writes.out" 2>&1 &
-			writer=$!
-			with+=("$(seconds=5 qps "$port_a")")
-			wait "$writer" || write_rc=1
-		done
-	done
+	sustained writes
+	sustained reads
 	stop
-	awk '/^writes:/ { ok += $2; failed += $4; unseen += $7
-			for (i = 1; i < NF; i++) if ($i == "p99") { p = $(i + 1) + 0; if (p > p99) p99 = p }
-			n++ }
-		END { printf "writes: %d ok, %d not 2xx, %d of the ok not seen by the first DNS query after the 2xx, in %d runs of 5 s (highest p99 %.1f ms)\n", ok, failed, unseen, n, p99 }' "$work/writes.out"
-	awk -v a="${alone[*]}" -v w="${with[*]}" 'BEGIN {
-		n = split(a, qa, " "); split(w, qw, " ")
-		lo = 1e9; hi = 0
-		for (i = 1; i <= n; i++) { sa += qa[i]; sw += qw[i]; r = qw[i] / qa[i]; if (r < lo) lo = r; if (r > hi) hi = r }
-		printf "QPS without writes %d, with 200 writes/s %d (%d rounds of 5 s each): with/without %.3f (pairs %.3f to %.3f)\n", sa / n, sw / n, n, sw / sa, lo, hi
-	}'
-	if [ "$write_rc" != 0 ]; then
-		echo "bench-dns: sustained writes failed (non-2xx or a change not seen at once)" >&2
+	if [ "$api_rc" != 0 ]; then
+		echo "bench-dns: sustained API requests failed (non-2xx or a change not seen at once)" >&2
 		exit 1
 	fi
 done

@@ -55,6 +55,10 @@ func (st *writeStats) latency(q float64) time.Duration {
 // writesCmd posts A records to zone at -rate writes/s from -clients
 // concurrent keep-alive clients for -duration; after each 2xx it asks the
 // DNS server once and counts answers that do not show the new record.
+// With -read it sends the same number of authenticated GETs of the zone
+// instead, each followed by a DNS query for the zone's SOA: the control
+// that tells what the API's HTTP path and the checks cost a server under
+// query load apart from what the writes themselves cost.
 func writesCmd(args []string) error {
 	fs := flag.NewFlagSet("writes", flag.ExitOnError)
 	apiURL := fs.String("api", "", "API base URL, e.g. http://127.0.0.1:8053")
@@ -64,6 +68,7 @@ func writesCmd(args []string) error {
 	rate := fs.Int("rate", 200, "writes per second in total")
 	clients := fs.Int("clients", 8, "concurrent API clients")
 	duration := fs.Duration("duration", 30*time.Second, "how long to write")
+	read := fs.Bool("read", false, "GET the zone instead of writing (the control run)")
 	fs.Parse(args)
 	if *apiURL == "" || *zone == "" || *dnsAddr == "" || *rate <= 0 || *clients <= 0 {
 		return fmt.Errorf("writes: -api, -zone, -dns, a positive -rate and -clients are required")
@@ -80,7 +85,7 @@ func writesCmd(args []string) error {
 	// arrives, so an API client goes on to its next write at once: under
 	// a query load that saturates the server a DNS round trip waits
 	// behind the load's queue, which would otherwise set the write rate.
-	checks := make(chan writtenA, 4*(*rate))
+	checks := make(chan expectedRR, 4*(*rate))
 	var checkers sync.WaitGroup
 	for range checkersPerClient * (*clients) {
 		checkers.Add(1)
@@ -110,8 +115,12 @@ func writesCmd(args []string) error {
 			defer wg.Done()
 			ac := &apiConn{addr: strings.TrimPrefix(*apiURL, "http://")}
 			defer ac.close()
+			request := oneWrite
+			if *read {
+				request = oneRead
+			}
 			for i := range jobs {
-				if w, ok := oneWrite(ac, *apiURL, *token, *zone, i, &st); ok {
+				if w, ok := request(ac, *apiURL, *token, *zone, i, &st); ok {
 					checks <- w
 				}
 			}
@@ -133,11 +142,15 @@ loop:
 	checkers.Wait()
 	// When writes take longer than clients/rate each, the ticker waits
 	// for a free client: the achieved rate is printed beside the target.
-	fmt.Printf("writes: %d ok, %d not 2xx, %d of the ok not seen by the first DNS query after the 2xx (%.1f/s achieved, %d/s target; latency p50 %.1f ms, p99 %.1f ms)\n",
-		st.ok.Load(), st.failed.Load(), st.unseen.Load(), float64(st.ok.Load()+st.failed.Load())/duration.Seconds(), *rate,
+	what := "writes"
+	if *read {
+		what = "reads"
+	}
+	fmt.Printf("%s: %d ok, %d not 2xx, %d of the ok not seen by the first DNS query after the 2xx (%.1f/s achieved, %d/s target; latency p50 %.1f ms, p99 %.1f ms)\n",
+		what, st.ok.Load(), st.failed.Load(), st.unseen.Load(), float64(st.ok.Load()+st.failed.Load())/duration.Seconds(), *rate,
 		st.latency(0.5).Seconds()*1000, st.latency(0.99).Seconds()*1000)
 	if st.failed.Load() != 0 || st.unseen.Load() != 0 {
-		return fmt.Errorf("writes: %d failed, %d not seen at once", st.failed.Load(), st.unseen.Load())
+		return fmt.Errorf("%s: %d failed, %d not seen at once", what, st.failed.Load(), st.unseen.Load())
 	}
 	return nil
 }
@@ -145,58 +158,89 @@ loop:
 // checkersPerClient is how many DNS checks per API client may be in flight.
 const checkersPerClient = 4
 
-// writtenA is a record a write's 2xx acknowledged.
-type writtenA struct{ fqdn, value string }
+// expectedRR is what the first DNS query after a 2xx must find: an RR of
+// type qtype at fqdn, whose data is value unless value is empty.
+type expectedRR struct {
+	fqdn  string
+	qtype uint16
+	value string
+}
 
 // check asks the DNS server for w once and counts it unseen unless the
 // answer holds it.
-func (w writtenA) check(dc *dns.Client, conn *dns.Conn, st *writeStats) {
-	r, _, err := dc.ExchangeWithConn(new(dns.Msg).SetQuestion(w.fqdn, dns.TypeA), conn)
-	if err != nil || !hasA(r, w.value) {
+func (w expectedRR) check(dc *dns.Client, conn *dns.Conn, st *writeStats) {
+	r, _, err := dc.ExchangeWithConn(new(dns.Msg).SetQuestion(w.fqdn, w.qtype), conn)
+	if err != nil || !w.answeredBy(r) {
 		st.unseen.Add(1)
 	}
 }
 
+func (w expectedRR) answeredBy(m *dns.Msg) bool {
+	for _, rr := range m.Answer {
+		if rr.Header().Rrtype != w.qtype {
+			continue
+		}
+		if a, ok := rr.(*dns.A); w.value == "" || ok && a.A.String() == w.value {
+			return true
+		}
+	}
+	return false
+}
+
 // oneWrite posts w-I A 10.x.y.z and returns the record once answered 2xx.
-func oneWrite(ac *apiConn, apiURL, token, zone string, i int64, st *writeStats) (writtenA, bool) {
+func oneWrite(ac *apiConn, apiURL, token, zone string, i int64, st *writeStats) (expectedRR, bool) {
 	name := fmt.Sprintf("w-%d-%d", os.Getpid(), i)
 	value := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
 	body, _ := json.Marshal(map[string]any{"name": name, "type": "A", "value": value, "ttl": 60})
 	req, err := http.NewRequest("POST", apiURL+"/v1/zones/"+zone+"/records", bytes.NewReader(body))
 	if err != nil {
 		st.failed.Add(1)
-		return writtenA{}, false
+		return expectedRR{}, false
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	if !send(ac, req, token, name, st) {
+		return expectedRR{}, false
+	}
+	return expectedRR{fqdn: dns.Fqdn(name + "." + zone), qtype: dns.TypeA, value: value}, true
+}
+
+// oneRead gets the zone, as the control of a write, and returns its SOA as
+// what the DNS check must find.
+func oneRead(ac *apiConn, apiURL, token, zone string, _ int64, st *writeStats) (expectedRR, bool) {
+	req, err := http.NewRequest("GET", apiURL+"/v1/zones/"+zone, nil)
+	if err != nil {
+		st.failed.Add(1)
+		return expectedRR{}, false
+	}
+	if !send(ac, req, token, zone, st) {
+		return expectedRR{}, false
+	}
+	return expectedRR{fqdn: dns.Fqdn(zone), qtype: dns.TypeSOA}, true
+}
+
+// send makes req with token, reads the answer whole and counts it: ok and
+// its latency for a 2xx, failed (with what for the message) otherwise.
+func send(ac *apiConn, req *http.Request, token, what string, st *writeStats) bool {
+	req.Header.Set("Authorization", "Bearer "+token)
 	start := time.Now()
 	resp, err := ac.do(req)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchzone writes:", err)
 		st.failed.Add(1)
-		return writtenA{}, false
+		return false
 	}
 	msg, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		fmt.Fprintf(os.Stderr, "benchzone writes: %s: %d %s\n", name, resp.StatusCode, msg)
+		fmt.Fprintf(os.Stderr, "benchzone writes: %s: %d %s\n", what, resp.StatusCode, msg)
 		st.failed.Add(1)
-		return writtenA{}, false
+		return false
 	}
 	st.ok.Add(1)
 	st.mu.Lock()
 	st.latencies = append(st.latencies, time.Since(start))
 	st.mu.Unlock()
-	return writtenA{fqdn: dns.Fqdn(name + "." + zone), value: value}, true
-}
-
-func hasA(m *dns.Msg, value string) bool {
-	for _, rr := range m.Answer {
-		if a, ok := rr.(*dns.A); ok && a.A.String() == value {
-			return true
-		}
-	}
-	return false
+	return true
 }
 
 // apiConn is one API client's keep-alive connection. net/http's client

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // TestAPIConnKeepsAliveAndRedials: requests share one connection while
@@ -61,5 +63,38 @@ func TestAPIConnKeepsAliveAndRedials(t *testing.T) {
 	}
 	if n := requests.Load(); n != 4 {
 		t.Errorf("server saw %d requests, want 4", n)
+	}
+}
+
+// TestExpectedRRAnsweredBy: a write's check needs its own address, the
+// control's any RR of its type.
+func TestExpectedRRAnsweredBy(t *testing.T) {
+	rr := func(s string) dns.RR {
+		r, err := dns.NewRR(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	reply := &dns.Msg{Answer: []dns.RR{
+		rr("w.bench.test. 60 IN CNAME x.bench.test."),
+		rr("x.bench.test. 60 IN A 10.0.0.2"),
+	}}
+	for _, tc := range []struct {
+		want expectedRR
+		seen bool
+	}{
+		{expectedRR{"w.bench.test.", dns.TypeA, "10.0.0.2"}, true},
+		{expectedRR{"w.bench.test.", dns.TypeA, "10.0.0.3"}, false},
+		{expectedRR{"w.bench.test.", dns.TypeA, ""}, true},
+		{expectedRR{"bench.test.", dns.TypeSOA, ""}, false},
+	} {
+		if got := tc.want.answeredBy(reply); got != tc.seen {
+			t.Errorf("%+v answered by %v: %v, want %v", tc.want, reply.Answer, got, tc.seen)
+		}
+	}
+	soa := &dns.Msg{Answer: []dns.RR{rr("bench.test. 300 IN SOA ns. h. 1 2 3 4 5")}}
+	if !(expectedRR{"bench.test.", dns.TypeSOA, ""}).answeredBy(soa) {
+		t.Error("the control's SOA check does not accept an SOA answer")
 	}
 }
