@@ -29,6 +29,7 @@
 #      of the zone instead, each checked with a DNS query for its SOA:
 #      that ratio is what the API's HTTP path and the checks cost the
 #      queries by themselves, the part of the first one not due to writing.
+#      Both print the queries each request displaces (QPS lost / rate).
 # Usage: scripts/bench-dns.sh   (EDGE_BIN_DIR selects the binaries, default
 # ./bin; GO the go command; BENCH_DNS_SIZES and BENCH_DNS_SECONDS override
 # "1000 100000" and 10; BENCH_DNS_WRITE_SECONDS the seconds of writes, default 30).
@@ -121,11 +122,11 @@ token=bench-dns-write-token-0123456789abcdefghij
 "$work/benchzone" tokens -token "$token" -out "$work/tokens"
 
 # sustained KIND: dnsperf in 5 s rounds against port_a, alone and while 8
-# API clients send api_rate (200) requests/s in total (KIND writes: A records posted;
-# reads: GETs of the zone, the control that shows what the HTTP path and
-# the DNS checks cost apart from the writes), until write_seconds of them
-# have run; prints the requests' outcome and QPS with / without. A failed
-# request sets api_rc.
+# API clients send api_rate requests/s in total (KIND writes: A records
+# posted; reads: GETs of the zone, the control that shows what the HTTP
+# path and the DNS checks cost apart from the writes), until write_seconds
+# of them have run; prints the requests' outcome, QPS with / without and
+# the queries each request displaces. A failed request sets api_rc.
 #
 # Back-to-back 5 s dnsperf runs without writes differ here by up to a
 # quarter at the same CPU use: one run with writes between two without

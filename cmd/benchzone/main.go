@@ -8,7 +8,12 @@
 //	    prints n loopback ports free for both UDP and TCP;
 //	benchzone compare -a 127.0.0.1:P1 -b 127.0.0.1:P2 -queries Q
 //	    sends the same queries to two servers and fails when their answers
-//	    differ, so a throughput figure never comes from wrong answers.
+//	    differ, so a throughput figure never comes from wrong answers;
+//	benchzone tokens -token T -out F
+//	    writes an API tokens file granting T the admin role;
+//	benchzone writes -api URL -token T -zone Z -dns 127.0.0.1:P [-read]
+//	    posts A records at -rate from -clients API clients and checks each
+//	    with a DNS query; -read sends GETs of the zone instead (the control).
 package main
 
 import (

@@ -65,7 +65,7 @@ func writesCmd(args []string) error {
 	token := fs.String("token", "", "bearer token")
 	zone := fs.String("zone", "", "zone to write to (no trailing dot)")
 	dnsAddr := fs.String("dns", "", "DNS server host:port")
-	rate := fs.Int("rate", 200, "writes per second in total")
+	rate := fs.Int("rate", 200, "requests (writes, or reads with -read) per second in total")
 	clients := fs.Int("clients", 8, "concurrent API clients")
 	duration := fs.Duration("duration", 30*time.Second, "how long to write")
 	read := fs.Bool("read", false, "GET the zone instead of writing (the control run)")
