@@ -114,8 +114,10 @@ func (l *filteredListener) refuse(c net.Conn) bool {
 	if v.reason == "" {
 		return false
 	}
-	_ = c.Close()
+	// Counted before the close: a client that sees its connection closed
+	// and then reads the metrics finds it there.
 	count(l.lw.closed, v)
+	_ = c.Close()
 	if ce := l.lw.logger.Check(zap.DebugLevel, "connection closed"); ce != nil {
 		ce.Write(zap.String("reason", v.reason), zap.Stringer("client", ip),
 			zap.String("country", v.country.String()), zap.Uint32("asn", v.asn))
